@@ -1,0 +1,5 @@
+"""``python -m simulator`` is ``stress-sim``."""
+
+from simulator.cli import main
+
+main()

@@ -1,0 +1,80 @@
+"""What a kernel accumulates, and where: the contract between kernels and aggregation.
+
+A kernel call covers one block of paths and adds, per (chunk of loans, path in block, month,
+segment), integers into two arrays:
+
+``flows[chunk, path, month, segment, FLOW]``
+    money in fen and event counts that happen during the month (see :data:`FLOWS`);
+``stocks[chunk, path, month, segment, state, STOCK]``
+    end-of-month principal (fen) and number of loans in each *active* state, and the number of
+    loans *entering* each terminal state that month (aggregation turns those into stocks with a
+    cumulative sum, so that a closed loan costs nothing in later months).
+
+Everything is int64, so sums are exact and do not depend on the order of addition: any chunking
+and any thread count give the same totals.
+"""
+
+from __future__ import annotations
+
+FLOWS: tuple[str, ...] = (
+    "collected_interest",
+    "collected_principal",
+    "prepaid_principal",
+    "settled_principal",
+    "settlement_cash",
+    "settlement_loss",
+    "recoveries",
+    "recovery_fees",
+    "chargeoff_principal",
+    "chargeoff_interest",
+    "capitalised_interest",
+    "originated_principal",
+    "legal_cost",
+    "mediation_fee",
+    "delinquent_accounts",
+    "active_accounts",
+    "restructured",
+    "grace_cures",
+    "holidays_started",
+    "settlements",
+    "legal_cases",
+    "new_serious_delinquencies",
+)
+"""Per-month flows: money in fen, then account-months and event counts."""
+
+FLOW = {name: i for i, name in enumerate(FLOWS)}
+N_FLOWS = len(FLOWS)
+
+STOCKS: tuple[str, ...] = ("balance", "accounts")
+BALANCE, ACCOUNTS = 0, 1
+N_STOCKS = len(STOCKS)
+
+# Flow indices as plain module constants, for use inside kernels (Numba freezes globals).
+COLLECTED_INTEREST = FLOW["collected_interest"]
+COLLECTED_PRINCIPAL = FLOW["collected_principal"]
+PREPAID_PRINCIPAL = FLOW["prepaid_principal"]
+SETTLED_PRINCIPAL = FLOW["settled_principal"]
+SETTLEMENT_CASH = FLOW["settlement_cash"]
+SETTLEMENT_LOSS = FLOW["settlement_loss"]
+RECOVERIES = FLOW["recoveries"]
+RECOVERY_FEES = FLOW["recovery_fees"]
+CHARGEOFF_PRINCIPAL = FLOW["chargeoff_principal"]
+CHARGEOFF_INTEREST = FLOW["chargeoff_interest"]
+CAPITALISED_INTEREST = FLOW["capitalised_interest"]
+ORIGINATED_PRINCIPAL = FLOW["originated_principal"]
+LEGAL_COST = FLOW["legal_cost"]
+MEDIATION_FEE = FLOW["mediation_fee"]
+DELINQUENT_ACCOUNTS = FLOW["delinquent_accounts"]
+ACTIVE_ACCOUNTS = FLOW["active_accounts"]
+RESTRUCTURED = FLOW["restructured"]
+GRACE_CURES = FLOW["grace_cures"]
+HOLIDAYS_STARTED = FLOW["holidays_started"]
+SETTLEMENTS = FLOW["settlements"]
+LEGAL_CASES = FLOW["legal_cases"]
+NEW_SERIOUS_DELINQUENCIES = FLOW["new_serious_delinquencies"]
+
+# Purposes: the last 4 bits of the third Philox counter word, so that each use of randomness has
+# its own stream and a borrower's draws do not depend on which other draws were made.
+PURPOSE_BORROWER = 0  # the four words of a borrower-month: prepay, transition, grace, recovery
+PURPOSE_POLICY = 1  # four more words, for policy offers
+PURPOSE_MACRO = 15  # the systematic factor of a path-month

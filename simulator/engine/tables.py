@@ -1,0 +1,257 @@
+"""Model tables: everything the kernel needs, computed once per scenario, policy and path block.
+
+The kernel never evaluates a distribution function. Here, with NumPy and SciPy:
+
+* the scenario's macro variables are interpolated to months and turned into each segment's
+  deterministic credit-cycle index ``-sum_v beta[g, v] (x[v, t] - x[v, 0]) / scale[v]``;
+* each path gets a systematic factor ``eta`` (AR(1), stationary N(0, 1)) from its own Philox
+  stream, so ``Z[p, t, g] = macro[t, g] + sigma * eta[p, t]`` (SPEC 3.3);
+* each base transition row, with destinations ordered worst first and cumulated to ``C``, is
+  shifted by the tier offset and by Z with the one-parameter probit (Vasicek) shift
+  ``C'(Z) = Phi((Phi^-1(C) + delta - sqrt(rho) Z) / sqrt(1 - rho))`` and stored as integer
+  thresholds ``floor(C' * 2^32)``: a borrower goes to the first destination whose threshold
+  exceeds a raw 32-bit Philox word. Both engines read the same integers, so they agree exactly.
+
+Sizes are O(paths x months x segments) times the small constant tiers x 2 x 7 x 8; nothing is
+per loan and path.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import special, stats
+
+from simulator.engine.layout import PURPOSE_MACRO
+from simulator.inputs.model import CollectionsResponse, Model
+from simulator.inputs.policy import Policy
+from simulator.inputs.portfolio import Portfolio
+from simulator.inputs.scenario import Scenario
+from simulator.rng import philox4x32_10_numpy, uniform53_numpy
+from simulator.states import ACTIVE_STATES, CHARGED_OFF
+
+TWO_32 = 2.0**32
+QUANTILE_BITS = 12
+"""Recovered fractions are drawn from a table of 2^12 Beta quantiles (the top 12 bits of a word)."""
+
+WORST_FIRST = np.arange(CHARGED_OFF, -1, -1)
+"""Destination codes in the order of the cumulative thresholds: charged_off, M6, ..., M1, current."""
+
+
+def seed_key(seed: int) -> tuple[int, int]:
+    """The two 32-bit words of the Philox key for a 64-bit seed."""
+    if not 0 <= seed < 2**64:
+        raise ValueError(f"seed must be in [0, 2**64), got {seed}")
+    return seed & 0xFFFFFFFF, seed >> 32
+
+
+def scenario_stream(name: str) -> int:
+    """The scenario's stream id (fourth counter word): a scenario's paths do not depend on which
+    other scenarios are in the same run."""
+    return zlib.crc32(name.encode("utf-8"))
+
+
+def thresholds(probability: np.ndarray | float) -> np.ndarray:
+    """``floor(p * 2^32)``: a raw uint32 word ``x`` satisfies ``x < threshold`` with probability p."""
+    return np.floor(np.asarray(probability, dtype=float) * TWO_32).astype(np.int64)
+
+
+# --- macro index ----------------------------------------------------------------------------
+
+
+def macro_path_index(model: Model, scenario: Scenario, horizon: int) -> np.ndarray:
+    """Deterministic part of Z for months 1..horizon, shape (horizon, segments)."""
+    index = np.zeros((horizon, len(model.segments)))
+    for g, segment in enumerate(model.segments):
+        for variable, beta in segment.beta.items():
+            x = scenario.macro_path(variable, horizon)
+            index[:, g] -= beta * (x[1:] - x[0]) / model.macro_scale[variable]
+    return index
+
+
+def systematic_factor(seed: int, scenario: Scenario, paths: range, horizon: int) -> np.ndarray:
+    """``eta[p, t]`` for the given paths, months 1..horizon: AR(1), stationary N(0, 1).
+
+    Each path-month's shock comes from its own Philox counter (path, month), so a path's factor
+    is the same whatever block of paths it is computed in.
+    """
+    key = np.array(seed_key(seed), dtype=np.uint32)
+    p, t = np.meshgrid(
+        np.asarray(paths, dtype=np.uint32), np.arange(horizon, dtype=np.uint32), indexing="ij"
+    )
+    counter = np.stack(
+        [
+            np.zeros_like(p),
+            p,
+            (t << 4) | PURPOSE_MACRO,
+            np.full_like(p, scenario_stream(scenario.name)),
+        ],
+        axis=-1,
+    )
+    words = philox4x32_10_numpy(counter, key)
+    shocks = special.ndtri(uniform53_numpy(words[..., 0], words[..., 1]))
+    eta = np.empty_like(shocks)
+    eta[:, 0] = shocks[:, 0]  # start in the stationary distribution
+    innovation = np.sqrt(1.0 - scenario.phi**2)
+    for month in range(1, horizon):
+        eta[:, month] = scenario.phi * eta[:, month - 1] + innovation * shocks[:, month]
+    return eta
+
+
+def credit_cycle_index(
+    model: Model, scenario: Scenario, seed: int, paths: range, horizon: int
+) -> np.ndarray:
+    """``Z[p, t, g]`` for the given paths: negative is bad times."""
+    macro = macro_path_index(model, scenario, horizon)
+    eta = systematic_factor(seed, scenario, paths, horizon)
+    return macro[None, :, :] + scenario.sigma * eta[:, :, None]
+
+
+# --- transition thresholds ------------------------------------------------------------------
+
+
+def with_collections(
+    matrix: np.ndarray, intensity: float, response: CollectionsResponse
+) -> np.ndarray:
+    """Rows of a base matrix under a collections intensity (1.0 leaves them untouched).
+
+    Cures from a bucket scale with intensity ** elasticity; above the baseline, the roll to the
+    next bucket rises by ``backlash`` per unit of extra intensity; staying takes up the rest.
+    """
+    if intensity == 1.0:
+        return matrix
+    out = matrix.copy()
+    for k in range(1, len(ACTIVE_STATES)):
+        cure = out[k, :k] * intensity**response.cure_elasticity
+        roll = out[k, k + 1] * (1.0 + response.backlash * max(intensity - 1.0, 0.0))
+        stay = 1.0 - cure.sum() - roll
+        if stay < 0.0:  # more cure and roll than probability: scale them to fill the row
+            cure, roll, stay = cure / (1 - stay), roll / (1 - stay), 0.0
+        out[k, :k], out[k, k], out[k, k + 1] = cure, stay, roll
+    return out
+
+
+def base_probits(model: Model, policy: Policy) -> np.ndarray:
+    """``Phi^-1(C) + delta`` for every (segment, tier, normal/restructured, row, destination).
+
+    Shape (G, T, 2, 7, 8), destinations worst first; -inf where C = 0, +inf where C = 1.
+    """
+    matrices = np.stack(
+        [
+            np.stack(
+                [
+                    with_collections(s.normal, policy.collections.intensity, model.collections),
+                    with_collections(
+                        s.restructured, policy.collections.intensity, model.collections
+                    ),
+                ]
+            )
+            for s in model.segments
+        ]
+    )  # (G, 2, 7, 8)
+    cumulative = np.cumsum(matrices[..., WORST_FIRST], axis=-1)
+    cumulative = np.clip(cumulative, 0.0, 1.0)
+    cumulative[..., -1] = 1.0  # rows sum to 1 within 1e-9: make the last threshold exact
+    delta = np.array([t.delta for t in model.tiers])
+    return special.ndtri(cumulative)[:, None] + delta[None, :, None, None, None]
+
+
+def transition_thresholds(probits: np.ndarray, rho: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """Shifted cumulative thresholds, shape (B, H, G, T, 2, 7, 8), int64 in [0, 2^32]."""
+    shift = (np.sqrt(rho)[None, None, :] * z)[:, :, :, None, None, None, None]
+    scale = np.sqrt(1.0 - rho)[None, None, :, None, None, None, None]
+    with np.errstate(invalid="ignore"):  # inf - finite is fine; only inf - inf would be nan
+        shifted = special.ndtr((probits[None, None] - shift) / scale)
+    return thresholds(shifted)
+
+
+# --- the tables of one run ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tables:
+    """Everything one kernel call reads, for one scenario, one policy and one block of paths."""
+
+    first_path: int
+    z: np.ndarray  # (B, H, G) credit-cycle index, reported as macro_index
+    transition: np.ndarray  # (B, H, G, T, 2, 7, 8) int64 thresholds, destinations worst first
+    prepay: np.ndarray  # (G,) int64 thresholds
+    penalty_multiplier: float
+    recovery_hazard: int  # threshold
+    recovery_quantiles: np.ndarray  # (2^QUANTILE_BITS,) recovered fraction
+    agency_fee: float
+    recovery_window: int
+    key: tuple[int, int]
+    stream: int
+
+    @property
+    def paths(self) -> int:
+        return self.transition.shape[0]
+
+    @property
+    def horizon(self) -> int:
+        return self.transition.shape[1]
+
+
+def build_tables(
+    model: Model,
+    scenario: Scenario,
+    policy: Policy,
+    *,
+    seed: int,
+    paths: range,
+    horizon: int,
+    probits: np.ndarray | None = None,
+) -> Tables:
+    """The tables for one block of paths (``probits`` may be passed in when reused)."""
+    if probits is None:
+        probits = base_probits(model, policy)
+    rho = np.array([s.rho for s in model.segments])
+    z = credit_cycle_index(model, scenario, seed, paths, horizon)
+    recovery = model.recovery
+    levels = (np.arange(2**QUANTILE_BITS) + 0.5) / 2**QUANTILE_BITS
+    return Tables(
+        first_path=paths.start,
+        z=z,
+        transition=transition_thresholds(probits, rho, z),
+        prepay=thresholds([s.prepayment for s in model.segments]),
+        penalty_multiplier=model.penalty_multiplier,
+        recovery_hazard=int(thresholds(recovery.monthly_hazard)),
+        recovery_quantiles=stats.beta.ppf(levels, recovery.fraction_alpha, recovery.fraction_beta),
+        agency_fee=recovery.agency_fee,
+        recovery_window=recovery.window_months,
+        key=seed_key(seed),
+        stream=scenario_stream(scenario.name),
+    )
+
+
+@dataclass(frozen=True)
+class Book:
+    """The loan arrays a kernel reads (contiguous, fixed dtypes)."""
+
+    segment: np.ndarray  # int8
+    tier: np.ndarray  # int8
+    principal: np.ndarray  # int64 fen
+    monthly_rate: np.ndarray  # float64: annual_rate / 12
+    remaining_term: np.ndarray  # int32
+    instalment: np.ndarray  # int64 fen
+    state: np.ndarray  # int8: current or bucket
+    restructured: np.ndarray  # int32
+
+    @classmethod
+    def from_portfolio(cls, portfolio: Portfolio) -> Book:
+        def c(a: np.ndarray, dtype: type) -> np.ndarray:
+            return np.ascontiguousarray(a, dtype=dtype)
+
+        return cls(
+            segment=c(portfolio.segment, np.int8),
+            tier=c(portfolio.tier, np.int8),
+            principal=c(portfolio.principal, np.int64),
+            monthly_rate=c(portfolio.annual_rate / 12.0, np.float64),
+            remaining_term=c(portfolio.remaining_term, np.int32),
+            instalment=c(portfolio.instalment, np.int64),
+            state=c(portfolio.state, np.int8),
+            restructured=c(portfolio.restructured, np.int32),
+        )

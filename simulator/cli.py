@@ -11,7 +11,8 @@ import logging
 import os
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,6 +24,20 @@ from simulator.inputs import files
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("simulator")
+
+
+class _EchoHandler(logging.Handler):
+    """Prints the package's warnings as ``warning: ...`` on the *current* standard error.
+
+    The stream is looked up for each record (``logging.basicConfig`` would keep the stream of
+    the first call), so in-process runners such as click's ``CliRunner`` capture the warnings.
+    """
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            click.echo(f"{record.levelname.lower()}: {record.getMessage()}", err=True)
+        except Exception:
+            self.handleError(record)
 
 
 class BadInput(click.ClickException):
@@ -90,7 +105,199 @@ def main() -> None:
     `stress-sim scenarios list` to see the shipped scenario, policy, model and treasury files,
     and `stress-sim portfolio synth 100000 --out book.parquet` for a test book.
     """
-    logging.basicConfig(format="warning: %(message)s", level=logging.WARNING)
+    if not any(isinstance(h, _EchoHandler) for h in log.handlers):
+        log.addHandler(_EchoHandler(logging.WARNING))
+
+
+# --- run ---------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option(
+    "--portfolio",
+    "portfolio_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Loan tape (.csv or .parquet). Default: a synthetic book.",
+)
+@click.option(
+    "--synthetic",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Use a synthetic book of N loans (default 100,000) instead of a tape.",
+)
+@click.option(
+    "--scenario",
+    "scenarios",
+    multiple=True,
+    metavar="NAME|PATH",
+    help="Scenario (repeatable). Default: baseline, adverse, severe.",
+)
+@click.option(
+    "--policy",
+    "policies",
+    multiple=True,
+    metavar="NAME|PATH",
+    help="Post-loan policy (repeatable). Default: standard.",
+)
+@model_option
+@click.option(
+    "--treasury",
+    default="default",
+    show_default=True,
+    metavar="NAME|PATH",
+    help="Treasury file: a shipped name or a path.",
+)
+@click.option(
+    "--paths",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Monte Carlo paths per scenario and policy.",
+)
+@click.option(
+    "--horizon",
+    type=click.IntRange(min=1, max=600),
+    metavar="MONTHS",
+    help="Months to simulate. Default: the scenarios' horizon (24 for the shipped ones).",
+)
+@click.option(
+    "--seed",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 2**64 - 1),
+    help="Random seed: the same seed gives bit-identical results.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the full results to this NetCDF file (.nc).",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    help="Numba threads (default: all cores). Results do not depend on it.",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["numba", "numpy"]),
+    default="numba",
+    show_default=True,
+    help="numpy is the slow, readable reference engine.",
+)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@debug_option
+def run(
+    portfolio_path: Path | None, synthetic: int | None, scenarios: tuple[str, ...],
+    policies: tuple[str, ...], model: str, treasury: str, paths: int, horizon: int | None,
+    seed: int, out: Path | None, threads: int | None, engine: str, quiet: bool, as_json: bool,
+) -> None:  # fmt: skip
+    """Simulate the book under scenarios and policies and print the loss summary.
+
+    With no options: a synthetic 100,000-loan book under baseline, adverse and severe with the
+    standard policy, 1,000 paths, 24 months. The summary gives, per scenario and policy, the
+    expected loss rate over the horizon with its Monte Carlo standard error, and the 99% VaR and
+    ES of the loss rate (net credit loss over opening principal).
+    """
+    from simulator.metrics import summarize
+    from simulator.simulate import DEFAULT_SCENARIOS, simulate
+
+    if portfolio_path is not None and synthetic is not None:
+        raise click.UsageError("use either --portfolio or --synthetic, not both")
+    if out is not None and out.suffix != ".nc":
+        raise InputError(out, "expected an output path ending in .nc (NetCDF)")
+    with _progress(enabled=not (quiet or as_json)) as progress:
+        ds = simulate(
+            portfolio_path if portfolio_path is not None else synthetic,
+            list(scenarios) or list(DEFAULT_SCENARIOS),
+            list(policies) or ["standard"],
+            model=model, treasury=treasury, paths=paths, horizon=horizon, seed=seed,
+            engine=engine, threads=threads, progress=progress,
+        )  # fmt: skip
+    summary = summarize(ds, levels=(0.99,))
+    rows: list[dict[str, Any]] = [
+        {
+            "scenario": str(s),
+            "policy": str(p),
+            "expected_loss": float(summary.expected_loss.sel(scenario=s, policy=p)),
+            "expected_loss_se": float(summary.expected_loss_se.sel(scenario=s, policy=p)),
+            "var_99": float(summary["var"].sel(scenario=s, policy=p, level=0.99)),
+            "es_99": float(summary.es.sel(scenario=s, policy=p, level=0.99)),
+            "expected_net_loss_cny": float(summary.expected_net_loss.sel(scenario=s, policy=p)),
+        }
+        for s in ds.scenario.values
+        for p in ds.policy.values
+    ]
+    if out is not None:
+        write_atomically(out, lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf"))
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "paths": paths,
+                    "horizon": int(ds.sizes["month"]),
+                    "seed": seed,
+                    "out": str(out) if out else None,
+                    "runs": rows,
+                },
+                indent=2,
+            )
+        )
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(
+        title=f"Loss rate over {ds.sizes['month']} months, {paths:,} paths, "
+        f"{ds.attrs['portfolio_loans']:,} loans (seed {seed})"
+    )
+    for column in (
+        "scenario",
+        "policy",
+        "expected loss",
+        "± s.e.",
+        "VaR 99%",
+        "ES 99%",
+        "expected net loss (CNY)",
+    ):
+        table.add_column(column, justify="left" if column in ("scenario", "policy") else "right")
+    for r in rows:
+        table.add_row(
+            r["scenario"],
+            r["policy"],
+            f"{r['expected_loss']:.3%}",
+            f"{r['expected_loss_se']:.3%}",
+            f"{r['var_99']:.3%}",
+            f"{r['es_99']:.3%}",
+            f"{r['expected_net_loss_cny']:,.0f}",
+        )
+    console = Console()
+    console.print(table)
+    if out is not None:
+        console.print(f"results written to {out}")
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
+    """A rich progress bar fed by ``simulate``'s progress callback (or nothing)."""
+    if not enabled:
+        yield None
+        return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(
+        TextColumn("simulating"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} blocks"),
+        TimeRemainingColumn(),
+        transient=True,
+    ) as bar:
+        task = bar.add_task("simulate", total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
 
 
 # --- portfolio ---------------------------------------------------------------------------
@@ -181,7 +388,7 @@ def portfolio_check(path: Path, model: str, as_json: bool) -> None:
         table.add_column("share", justify="right")
         table.add_column("principal (CNY)", justify="right")
         for name, row in summary[by].items():  # type: ignore[attr-defined]
-            share = row["loans"] / summary["loans"]  # type: ignore[operator]
+            share = row["loans"] / summary["loans"]
             table.add_row(name, f"{row['loans']:,}", f"{share:.1%}", f"{row['principal']:,.2f}")
         console.print(table)
 
@@ -262,6 +469,9 @@ def write_atomically(out: Path, write: Callable[[str], None]) -> None:
     os.close(fd)
     try:
         write(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; give it the usual mode
         os.replace(tmp, out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -21,6 +21,7 @@ import numpy as np
 from numba import prange
 
 from simulator.accelerate import jit, parallel_jit
+from simulator.engine.tables import Book, Tables
 from simulator.engine.layout import (
     ACCOUNTS,
     ACTIVE_ACCOUNTS,
@@ -68,7 +69,7 @@ def simulate_loan(
     months_charged_off = 0
     quantile_shift = 32 - int(np.log2(len(recovery_quantiles)))
     for t in range(transition.shape[0]):
-        w0, w1, w2, w3 = philox4x32_10(loan, path, (t << 4) | PURPOSE_BORROWER, stream, key0, key1)
+        w0, w1, _w2, w3 = philox4x32_10(loan, path, (t << 4) | PURPOSE_BORROWER, stream, key0, key1)
         if state == CHARGED_OFF:  # agency recovery: one event, within the window
             if months_charged_off >= recovery_window:
                 return
@@ -167,7 +168,7 @@ def _run_block(
                 )  # fmt: skip
 
 
-def run_block(book, tables, flows: np.ndarray, stocks: np.ndarray) -> None:  # type: ignore[no-untyped-def]
+def run_block(book: Book, tables: Tables, flows: np.ndarray, stocks: np.ndarray) -> None:
     """Add one block of paths into ``flows`` (C, B, H, G, F) and ``stocks`` (C, B, H, G, S, 2).
 
     The number of chunks C is ``flows.shape[0]``; loans are split evenly among them.

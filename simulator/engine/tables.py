@@ -22,6 +22,7 @@ import zlib
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 from scipy import special, stats
 
 from simulator.engine.layout import PURPOSE_MACRO
@@ -37,7 +38,7 @@ QUANTILE_BITS = 12
 """Recovered fractions are drawn from a table of 2^12 Beta quantiles (the top 12 bits of a word)."""
 
 WORST_FIRST = np.arange(CHARGED_OFF, -1, -1)
-"""Destination codes in the order of the cumulative thresholds: charged_off, M6, ..., M1, current."""
+"""Destination codes in threshold order: charged_off, M6, ..., M1, current."""
 
 
 def seed_key(seed: int) -> tuple[int, int]:
@@ -53,8 +54,8 @@ def scenario_stream(name: str) -> int:
     return zlib.crc32(name.encode("utf-8"))
 
 
-def thresholds(probability: np.ndarray | float) -> np.ndarray:
-    """``floor(p * 2^32)``: a raw uint32 word ``x`` satisfies ``x < threshold`` with probability p."""
+def thresholds(probability: npt.ArrayLike) -> np.ndarray:
+    """``floor(p * 2^32)``: a uint32 word ``x`` satisfies ``x < threshold`` with probability p."""
     return np.floor(np.asarray(probability, dtype=float) * TWO_32).astype(np.int64)
 
 

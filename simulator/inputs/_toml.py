@@ -82,11 +82,7 @@ class Node:
         hi_open: bool = False,
     ) -> float:
         value = self.value
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-        ):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not _finite(value):
             raise self.error(f"a number{_range_text(lo, hi, lo_open, hi_open)}")
         if (lo is not None and (value < lo or (lo_open and value == lo))) or (
             hi is not None and (value > hi or (hi_open and value == hi))
@@ -145,6 +141,14 @@ class Node:
         if len(set(items)) != len(items):
             raise self.fail("names must not repeat")
         return items
+
+
+def _finite(value: float) -> bool:
+    """Finite and representable as a float (TOML integers may be arbitrarily large)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def _range_text(lo: float | None, hi: float | None, lo_open: bool, hi_open: bool) -> str:

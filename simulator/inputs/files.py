@@ -57,5 +57,7 @@ def read_toml(path: Path) -> tuple[dict[str, Any], str]:
         raise InputError(path, f"cannot be read: {err.strerror}") from None
     try:
         return tomllib.loads(text), text
-    except tomllib.TOMLDecodeError as err:
+    except ValueError as err:  # TOMLDecodeError, or an integer too long to convert
         raise InputError(path, f"invalid TOML: {err}") from None
+    except RecursionError:
+        raise InputError(path, "invalid TOML: arrays or tables nested too deeply") from None

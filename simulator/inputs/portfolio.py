@@ -26,6 +26,9 @@ REQUIRED = ("loan_id", "segment", "score", "principal", "annual_rate", "remainin
 OPTIONAL = ("instalment", "dpd", "restructured", "monthly_income")
 SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 MAX_TERM = 600
+MAX_AMOUNT = 1e9  # CNY: a bound on any one loan's amounts, so that sums in fen stay in int64
+MAX_SCORE = 99_999
+MAX_RESTRUCTURED = 100
 RATE_WARNING = 0.36  # the judicial protection ceiling on private lending rates in China (36%)
 SHOWN_PROBLEMS = 20
 
@@ -176,6 +179,10 @@ def _read_table(path: Path) -> pa.Table:
         raise InputError(path, "expected a loan tape ending in .csv or .parquet")
     if not path.is_file():
         raise InputError(path, "no such file")
+    if path.stat().st_size == 0:
+        raise InputError(
+            path, "empty file (0 bytes): expected a header with the columns " + ", ".join(REQUIRED)
+        )
     try:
         if kind == "parquet":
             return pq.read_table(path)
@@ -263,17 +270,22 @@ def load_portfolio(path: str | Path, model: Model | str | Path = "default") -> P
     def whole(values: np.ndarray) -> np.ndarray:
         return np.floor(values) == values
 
+    def in_range(amounts: np.ndarray) -> np.ndarray:
+        return (amounts > 0) & (amounts <= MAX_AMOUNT)
+
+    at_most = f"at most {MAX_AMOUNT:,.0f} CNY"
+
     loan_id = _loan_ids(raw["loan_id"], problems)
     segment = _segments(raw["segment"], model, problems)
 
     score, ok = number("score", required=True)
-    check("score", score, ok, whole(score), "a whole number")
+    check("score", score, ok, whole(score) & (score <= MAX_SCORE), f"a whole number <= {MAX_SCORE}")
     tier = model.tier_of(np.where(ok, np.nan_to_num(score), np.iinfo(np.int32).max))
     lowest = model.tiers[-1].min_score
     check("score", score, ok, tier >= 0, f"a score >= {lowest} (the lowest tier's min_score)")
 
     principal, ok = number("principal", required=True)
-    check("principal", principal, ok, principal > 0, "a number > 0 (CNY)")
+    check("principal", principal, ok, in_range(principal), f"a number > 0 (CNY), {at_most}")
 
     rate, ok = number("annual_rate", required=True)
     check("annual_rate", rate, ok, (rate >= 0) & (rate <= 1), "a rate between 0 and 1")
@@ -291,7 +303,9 @@ def load_portfolio(path: str | Path, model: Model | str | Path = "default") -> P
     )
 
     instalment, has_instalment = number("instalment", required=False)
-    check("instalment", instalment, has_instalment, instalment > 0, "a number > 0 (CNY)")
+    check(
+        "instalment", instalment, has_instalment, in_range(instalment), f"a number > 0, {at_most}"
+    )
 
     dpd, has_dpd = number("dpd", required=False)
     check(
@@ -307,12 +321,12 @@ def load_portfolio(path: str | Path, model: Model | str | Path = "default") -> P
         "restructured",
         restructured,
         has_restructured,
-        whole(restructured) & (restructured >= 0),
-        "a whole number >= 0",
+        whole(restructured) & (restructured >= 0) & (restructured <= MAX_RESTRUCTURED),
+        f"a whole number from 0 to {MAX_RESTRUCTURED}",
     )
 
     income, has_income = number("monthly_income", required=False)
-    check("monthly_income", income, has_income, income > 0, "a number > 0 (CNY)")
+    check("monthly_income", income, has_income, in_range(income), f"a number > 0, {at_most}")
 
     problems.raise_if_any(path)
     for message in warnings:

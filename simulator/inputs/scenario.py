@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,21 +130,35 @@ def read_history(path: Path) -> tuple[dt.date, dict[str, tuple[tuple[int, float]
     for name in table.column_names:
         if name == "date":
             continue
-        values = table[name].to_pylist()
-        for row, value in enumerate(values, 1):
-            if not isinstance(value, int | float) or value != value:
+        values = []
+        for row, value in enumerate(table[name].to_pylist(), 1):
+            number = _number(value)
+            if number is None:
                 raise InputError(
                     path, f"row {row}, column {name}: expected a number, got {value!r}"
                 )
-        anchors[name] = tuple((m - first, float(v)) for m, v in zip(months, values, strict=True))
+            values.append(number)
+        anchors[name] = tuple((m - first, v) for m, v in zip(months, values, strict=True))
     return start, anchors
+
+
+def _number(value: object) -> float | None:
+    """A finite number from a CSV cell (a column with one bad cell is read as text)."""
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
 
 
 def _month_index(text: str, path: Path, row: int) -> int:
     if m := _MONTHLY.match(text.strip()):
         year, month = int(m.group(1)), int(m.group(2))
-        if 1 <= month <= 12:
+        if 1 <= month <= 12 and year >= 1:
             return year * 12 + month - 1
-    if m := _QUARTERLY.match(text.strip()):
+    if (m := _QUARTERLY.match(text.strip())) and int(m.group(1)) >= 1:
         return int(m.group(1)) * 12 + (int(m.group(2)) - 1) * 3
     raise InputError(path, f"row {row}, column date: expected YYYY-MM or YYYYQn, got {text!r}")

@@ -1,0 +1,138 @@
+"""Every variable of a result Dataset, registered once: dims, units, long name and meaning.
+
+Datasets are built through :func:`simulator.aggregate.build_dataset`, which checks each variable
+against this registry; names and dims are part of the interface (SPEC 6).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SCENARIO, POLICY, PATH, MONTH, SEGMENT, STATE, LEVEL = (
+    "scenario", "policy", "path", "month", "segment", "state", "level",
+)  # fmt: skip
+RUN = (SCENARIO, POLICY)
+PATH_MONTH = (*RUN, PATH, MONTH)
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    dims: tuple[str, ...]
+    units: str
+    long_name: str
+    doc: str = ""
+
+
+_REGISTRY: dict[str, Variable] = {}
+
+
+def _register(name: str, dims: tuple[str, ...], units: str, long_name: str, doc: str = "") -> None:
+    _REGISTRY[name] = Variable(name, dims, units, long_name, doc)
+
+
+def get(name: str) -> Variable:
+    return _REGISTRY[name]
+
+
+def registered() -> dict[str, Variable]:
+    return dict(_REGISTRY)
+
+
+_MONEY_FLOWS = {
+    "collected_interest": ("interest collected", "Interest part of instalment payments."),
+    "collected_principal": (
+        "principal collected",
+        "Principal part of scheduled and catch-up instalment payments.",
+    ),
+    "prepaid_principal": (
+        "principal prepaid",
+        "Principal repaid early (loans closed by prepayment).",
+    ),
+    "settled_principal": ("principal settled", "Principal closed by negotiated settlement."),
+    "settlement_cash": ("settlement cash", "Cash received from settlements."),
+    "settlement_loss": ("settlement loss", "Haircut given up in settlements."),
+    "recoveries": ("recoveries", "Cash recovered on charged-off loans, net of agency fees."),
+    "recovery_fees": ("agency recovery fees", "Fees kept by collection agencies on recoveries."),
+    "chargeoff_principal": ("principal charged off", "Principal written off past 180 DPD."),
+    "chargeoff_interest": ("interest charged off", "Accrued interest written off past 180 DPD."),
+    "net_credit_loss": ("net credit loss", "chargeoff_principal + settlement_loss - recoveries."),
+    "capitalised_interest": (
+        "interest capitalised",
+        "Interest added to principal (re-instalment, payment holidays).",
+    ),
+    "originated_principal": ("principal originated", "New lending."),
+    "collection_cost": ("collection cost", "Cost of working delinquent accounts."),
+    "legal_cost": ("legal cost", "Filing costs of legal recovery."),
+    "mediation_fee": ("mediation fee", "Fees paid to third-party mediators."),
+    "operating_cost": ("operating cost", "Servicing cost of active accounts."),
+}
+for _name, (_long, _doc) in _MONEY_FLOWS.items():
+    _register(_name, PATH_MONTH, "CNY", _long, _doc)
+
+_COUNTS = {
+    "active_accounts": (
+        "active account-months",
+        "Loans active (current or delinquent) during the month.",
+    ),
+    "delinquent_accounts": (
+        "delinquent account-months",
+        "Loans delinquent at the start of the month (worked by collections).",
+    ),
+    "restructured": ("re-instalments", "Loans re-instalmented."),
+    "grace_cures": ("grace-period cures", "Missed debits cured within the grace days."),
+    "holidays_started": ("payment holidays started", ""),
+    "settlements": ("settlements", "Loans closed by settlement."),
+    "legal_cases": ("legal cases filed", ""),
+    "new_serious_delinquencies": (
+        "new serious delinquencies",
+        "Loans reaching 90+ DPD for the first time (reported to the credit bureau).",
+    ),
+}
+for _name, (_long, _doc) in _COUNTS.items():
+    _register(_name, PATH_MONTH, "1", _long, _doc)
+
+_register(
+    "balance",
+    (*PATH_MONTH, STATE),
+    "CNY",
+    "principal by state",
+    "Principal on book at the end of the month, by state (0 for closed and written-off).",
+)
+_register(
+    "accounts",
+    (*PATH_MONTH, STATE),
+    "1",
+    "loans by state",
+    "Number of loans in each state at the end of the month.",
+)
+_register(
+    "segment_balance",
+    (*PATH_MONTH, SEGMENT, STATE),
+    "CNY",
+    "principal by segment and state",
+    "balance broken down by borrower segment.",
+)
+_register(
+    "segment_net_credit_loss",
+    (*PATH_MONTH, SEGMENT),
+    "CNY",
+    "net credit loss by segment",
+    "net_credit_loss broken down by borrower segment.",
+)
+_register(
+    "macro_index",
+    (*PATH_MONTH, SEGMENT),
+    "1",
+    "credit-cycle index Z",
+    "Z[p, t, g]: macro path plus sigma * eta; negative is bad times.",
+)
+_register(
+    "cumulative_net_loss",
+    (*RUN, PATH),
+    "CNY",
+    "cumulative net credit loss",
+    "net_credit_loss summed over the horizon.",
+)
+_register("loss_rate", (*RUN, PATH), "1", "loss rate", "cumulative_net_loss / opening_principal.")
+_register("opening_principal", RUN, "CNY", "opening principal", "Principal on book at month 0.")

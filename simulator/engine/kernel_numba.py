@@ -21,7 +21,6 @@ import numpy as np
 from numba import prange
 
 from simulator.accelerate import jit, parallel_jit
-from simulator.engine.tables import Book, Tables
 from simulator.engine.layout import (
     ACCOUNTS,
     ACTIVE_ACCOUNTS,
@@ -37,6 +36,7 @@ from simulator.engine.layout import (
     RECOVERIES,
     RECOVERY_FEES,
 )
+from simulator.engine.tables import Book, Tables
 from simulator.rng import philox4x32_10
 from simulator.states import CHARGED_OFF, CURRENT, M6, PAID_OFF
 

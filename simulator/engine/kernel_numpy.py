@@ -40,6 +40,8 @@ kernel; their flows stay zero.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from simulator.engine.layout import (
@@ -59,6 +61,9 @@ from simulator.engine.layout import (
 )
 from simulator.rng import philox4x32_10_numpy
 from simulator.states import CHARGED_OFF, CURRENT, M1, M6, PAID_OFF
+
+if TYPE_CHECKING:
+    from simulator.engine.tables import Book, Tables
 
 SERIOUS = 4  # dpd_91_120: the first bucket past 90 days, reported to the credit bureau
 
@@ -94,7 +99,33 @@ def payment(
     return interest_part, amount - interest_part
 
 
-def run_block(book, tables, flows: np.ndarray, stocks: np.ndarray) -> None:  # type: ignore[no-untyped-def]
+class MonthTotals:
+    """Where one path-month's results go: ``flows[t]`` (G, F) and ``stocks[t]`` (G, S, 2).
+
+    Every addition is an exact int64 scatter-add by the loans' segments (``np.add.at``), so the
+    totals do not depend on the order of the loans.
+    """
+
+    def __init__(self, flows: np.ndarray, stocks: np.ndarray, segment: np.ndarray) -> None:
+        self.flows, self.stocks, self.segment = flows, stocks, segment
+
+    def add(self, flow: int, mask: np.ndarray, amount: np.ndarray | int = 1) -> None:
+        """``flows[segment, flow] += amount`` for the loans in ``mask`` (a count if no amount)."""
+        values = amount[mask] if isinstance(amount, np.ndarray) else amount
+        np.add.at(self.flows[:, flow], self.segment[mask], values)
+
+    def entered(self, terminal: int, mask: np.ndarray) -> None:
+        """Count the loans in ``mask`` as entering a terminal state (paid off, charged off)."""
+        np.add.at(self.stocks[:, terminal, ACCOUNTS], self.segment[mask], 1)
+
+    def end_of_month(self, mask: np.ndarray, state: np.ndarray, principal: np.ndarray) -> None:
+        """Principal and number of the loans in ``mask``, by segment and (active) state."""
+        cells = (self.segment[mask], state[mask])
+        np.add.at(self.stocks[:, :, BALANCE], cells, principal[mask])
+        np.add.at(self.stocks[:, :, ACCOUNTS], cells, 1)
+
+
+def run_block(book: Book, tables: Tables, flows: np.ndarray, stocks: np.ndarray) -> None:
     """Add one block of paths into ``flows`` (C, B, H, G, F) and ``stocks`` (C, B, H, G, S, 2).
 
     Same signature and results as ``kernel_numba.run_block``, except that everything goes into
@@ -127,17 +158,7 @@ def run_block(book, tables, flows: np.ndarray, stocks: np.ndarray) -> None:  # t
         open_ = np.ones(n, dtype=bool)  # False once paid off, prepaid or recovery is over
 
         for t in range(tables.horizon):
-            f = month_flows[t]  # (G, F)
-            s = month_stocks[t]  # (G, S, 2)
-
-            def add(flow: int, mask: np.ndarray, amount: np.ndarray | int = 1) -> None:
-                """flows[t, segment, flow] += amount for the loans in ``mask`` (exact int64)."""
-                values = amount[mask] if isinstance(amount, np.ndarray) else amount
-                np.add.at(f[:, flow], segment[mask], values)
-
-            def entered(terminal: int, mask: np.ndarray) -> None:
-                """Count the loans in ``mask`` as entering a terminal state this month."""
-                np.add.at(s[:, terminal, ACCOUNTS], segment[mask], 1)
+            month = MonthTotals(month_flows[t], month_stocks[t], segment)
 
             w0, w1, _w2, w3 = borrower_words(n, path, t, tables.stream, key)
 
@@ -147,12 +168,12 @@ def run_block(book, tables, flows: np.ndarray, stocks: np.ndarray) -> None:  # t
             in_recovery = open_ & (state == CHARGED_OFF)
 
             # --- an active loan's month -------------------------------------------------------
-            add(ACTIVE_ACCOUNTS, active)
+            month.add(ACTIVE_ACCOUNTS, active)
 
             # Interest accrues on the principal: the contract rate, or the penalty rate (罚息)
             # for a loan that starts the month delinquent.
             delinquent = active & (state != CURRENT)
-            add(DELINQUENT_ACCOUNTS, delinquent)
+            month.add(DELINQUENT_ACCOUNTS, delinquent)
             rate = np.where(delinquent, monthly_rate * tables.penalty_multiplier, monthly_rate)
             accrued[active] += np.rint(principal[active] * rate[active]).astype(np.int64)
 
@@ -166,9 +187,9 @@ def run_block(book, tables, flows: np.ndarray, stocks: np.ndarray) -> None:  # t
 
             # Step 3a. Prepayment: a current loan may repay everything owed and close.
             prepaid = active & (state == CURRENT) & (w0 < prepay_threshold)
-            add(PREPAID_PRINCIPAL, prepaid, principal)
-            add(COLLECTED_INTEREST, prepaid, accrued)
-            entered(PAID_OFF, prepaid)
+            month.add(PREPAID_PRINCIPAL, prepaid, principal)
+            month.add(COLLECTED_INTEREST, prepaid, accrued)
+            month.entered(PAID_OFF, prepaid)
             open_ &= ~prepaid
             moving = active & ~prepaid
 
@@ -189,7 +210,8 @@ def run_block(book, tables, flows: np.ndarray, stocks: np.ndarray) -> None:  # t
             # at the end of the month.
             paid = np.zeros(n, dtype=np.int64)  # instalments paid this month
             new_state = state.copy()
-            # From current: pay the instalment due, or miss it (one in arrears: M1).
+            # From current: pay the instalment due, or miss it: whatever the destination drawn,
+            # one instalment is then in arrears (M1).
             pays = moving & (state == CURRENT) & (destination == CURRENT)
             misses = moving & (state == CURRENT) & (destination != CURRENT)
             paid[pays] = 1
@@ -210,27 +232,26 @@ def run_block(book, tables, flows: np.ndarray, stocks: np.ndarray) -> None:  # t
             new_state[rolls] = np.where(state[rolls] < M6, state[rolls] + 1, CHARGED_OFF)
             state = new_state
 
-            # Step 3d. Payments: accrued interest first, then principal. The last scheduled
-            # instalment (a loan current after its final due date) pays everything owed.
+            # Step 3d. Payments: accrued interest first, then principal. A loan that ends the
+            # month current with no instalment left to fall due (its last instalment, or a full
+            # cure after maturity) pays everything owed: the balance is trued up to zero.
             paying = paid > 0
             last = paying & (state == CURRENT) & (term == 0)
-            interest_part, principal_part = payment(
-                paid, instalment, principal, accrued, last
-            )
+            interest_part, principal_part = payment(paid, instalment, principal, accrued, last)
             accrued[paying] -= interest_part[paying]
             principal[paying] -= principal_part[paying]
-            add(COLLECTED_INTEREST, paying, interest_part)
-            add(COLLECTED_PRINCIPAL, paying, principal_part)
+            month.add(COLLECTED_INTEREST, paying, interest_part)
+            month.add(COLLECTED_PRINCIPAL, paying, principal_part)
             paid_off = paying & (principal == 0) & (accrued == 0)
-            entered(PAID_OFF, paid_off)
+            month.entered(PAID_OFF, paid_off)
             open_ &= ~paid_off
 
             # Step 3e. Charge-off: a roll out of M6 writes off principal and accrued interest;
             # the written-off balance is what recoveries will be a fraction of.
             charged_off = rolls & (state == CHARGED_OFF)
-            add(CHARGEOFF_PRINCIPAL, charged_off, principal)
-            add(CHARGEOFF_INTEREST, charged_off, accrued)
-            entered(CHARGED_OFF, charged_off)
+            month.add(CHARGEOFF_PRINCIPAL, charged_off, principal)
+            month.add(CHARGEOFF_INTEREST, charged_off, accrued)
+            month.entered(CHARGED_OFF, charged_off)
             chargeoff_balance[charged_off] = principal[charged_off] + accrued[charged_off]
             principal[charged_off] = 0
             accrued[charged_off] = 0
@@ -248,16 +269,14 @@ def run_block(book, tables, flows: np.ndarray, stocks: np.ndarray) -> None:  # t
             fraction = tables.recovery_quantiles[w3 >> quantile_shift]
             gross = np.rint(chargeoff_balance * fraction).astype(np.int64)
             fee = np.rint(gross * tables.agency_fee).astype(np.int64)
-            add(RECOVERIES, recovered, gross - fee)
-            add(RECOVERY_FEES, recovered, fee)
+            month.add(RECOVERIES, recovered, gross - fee)
+            month.add(RECOVERY_FEES, recovered, fee)
             open_ &= ~recovered
 
             # --- step 6, and the end-of-month stocks of loans still active --------------------
             still_active = moving & ~paid_off & ~charged_off
             # Serious delinquency: the first time a loan reaches 90+ DPD (M4) it is reported.
             newly_serious = still_active & (state >= SERIOUS) & ~serious
-            add(NEW_SERIOUS_DELINQUENCIES, newly_serious)
+            month.add(NEW_SERIOUS_DELINQUENCIES, newly_serious)
             serious |= newly_serious
-            cells = (segment[still_active], state[still_active])
-            np.add.at(s[:, :, BALANCE], cells, principal[still_active])
-            np.add.at(s[:, :, ACCOUNTS], cells, 1)
+            month.end_of_month(still_active, state, principal)

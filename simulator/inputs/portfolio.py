@@ -123,13 +123,16 @@ class Portfolio:
 
 
 def annuity_fen(principal_fen: np.ndarray, annual_rate: np.ndarray, term: np.ndarray) -> np.ndarray:
-    """Level monthly payment (fen, rounded) that repays ``principal`` over ``term`` months."""
+    """Level monthly payment (fen, rounded) that repays ``principal`` over ``term`` months.
+
+    At least 1 fen for a positive principal: a tiny loan over a long term still has a payment.
+    """
     r = np.asarray(annual_rate, dtype=float) / 12.0
     n = np.asarray(term, dtype=float)
     p = np.asarray(principal_fen, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         level = np.where(r > 0, p * r / -np.expm1(-n * np.log1p(r)), p / n)
-    return np.rint(level).astype(np.int64)
+    return np.where(p > 0, np.maximum(np.rint(level), 1), 0).astype(np.int64)
 
 
 # --- loading ------------------------------------------------------------------------------
@@ -185,12 +188,15 @@ def _read_table(path: Path) -> pa.Table:
         )
     try:
         if kind == "parquet":
-            return pq.read_table(path)
-        # Read every known column as text: numbers are parsed below, so that a bad value is
-        # reported with its row instead of failing the whole file.
-        names = {name: pa.string() for name in REQUIRED + OPTIONAL}
-        options = pacsv.ConvertOptions(column_types=names, strings_can_be_null=True)
-        return pacsv.read_csv(path, convert_options=options)
+            table = pq.read_table(path)
+        else:
+            # Read every known column as text: numbers are parsed below, so that a bad value
+            # is reported with its row instead of failing the whole file.
+            names = {name: pa.string() for name in REQUIRED + OPTIONAL}
+            options = pacsv.ConvertOptions(column_types=names, strings_can_be_null=True)
+            table = pacsv.read_csv(path, convert_options=options)
+        _ = table.column_names  # decoded lazily: a header that is not UTF-8 fails here
+        return table
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, UnicodeDecodeError) as err:
         what = "Parquet" if kind == "parquet" else "CSV"
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
@@ -233,6 +239,12 @@ def load_portfolio(path: str | Path, model: Model | str | Path = "default") -> P
         raise InputError(
             path, "empty file: expected a header with the columns " + ", ".join(REQUIRED)
         )
+    names = table.column_names
+    repeated = [c for c in REQUIRED + OPTIONAL if names.count(c) > 1]
+    if repeated:
+        raise InputError(
+            path, f"column(s) {', '.join(repeated)} appear more than once: expected each once"
+        )
     missing_columns = [c for c in REQUIRED if c not in table.column_names]
     if missing_columns:
         raise InputError(
@@ -271,9 +283,10 @@ def load_portfolio(path: str | Path, model: Model | str | Path = "default") -> P
         return np.floor(values) == values
 
     def in_range(amounts: np.ndarray) -> np.ndarray:
-        return (amounts > 0) & (amounts <= MAX_AMOUNT)
+        """Whole fen >= 1 once rounded, and not absurdly large."""
+        return (np.rint(amounts * 100) >= 1) & (amounts <= MAX_AMOUNT)
 
-    at_most = f"at most {MAX_AMOUNT:,.0f} CNY"
+    amount = f"an amount in CNY from 0.01 to {MAX_AMOUNT:,.0f}"
 
     loan_id = _loan_ids(raw["loan_id"], problems)
     segment = _segments(raw["segment"], model, problems)
@@ -285,7 +298,7 @@ def load_portfolio(path: str | Path, model: Model | str | Path = "default") -> P
     check("score", score, ok, tier >= 0, f"a score >= {lowest} (the lowest tier's min_score)")
 
     principal, ok = number("principal", required=True)
-    check("principal", principal, ok, in_range(principal), f"a number > 0 (CNY), {at_most}")
+    check("principal", principal, ok, in_range(principal), amount)
 
     rate, ok = number("annual_rate", required=True)
     check("annual_rate", rate, ok, (rate >= 0) & (rate <= 1), "a rate between 0 and 1")
@@ -303,9 +316,7 @@ def load_portfolio(path: str | Path, model: Model | str | Path = "default") -> P
     )
 
     instalment, has_instalment = number("instalment", required=False)
-    check(
-        "instalment", instalment, has_instalment, in_range(instalment), f"a number > 0, {at_most}"
-    )
+    check("instalment", instalment, has_instalment, in_range(instalment), amount)
 
     dpd, has_dpd = number("dpd", required=False)
     check(
@@ -326,7 +337,7 @@ def load_portfolio(path: str | Path, model: Model | str | Path = "default") -> P
     )
 
     income, has_income = number("monthly_income", required=False)
-    check("monthly_income", income, has_income, in_range(income), f"a number > 0, {at_most}")
+    check("monthly_income", income, has_income, in_range(income), amount)
 
     problems.raise_if_any(path)
     for message in warnings:

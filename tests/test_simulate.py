@@ -1,0 +1,259 @@
+"""simulate() and `stress-sim run`: the Dataset contract (SPEC 6), reproducibility (SPEC 5),
+the exact accounting identity, scenario ordering, and memory that does not grow with
+loans x paths (SPEC 8)."""
+
+from __future__ import annotations
+
+import json
+import math
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+from click.testing import CliRunner
+
+from simulator import synthetic_portfolio, variables
+from simulator.cli import main
+from simulator.metrics import summarize
+from simulator.simulate import simulate
+
+MONEY = [name for name, v in variables.registered().items() if v.units == "CNY"]
+
+
+@pytest.fixture(params=["numba", "numpy"])
+def engine(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="module")
+def book():
+    return synthetic_portfolio(1_500, seed=7)
+
+
+def small_run(book, engine: str = "numba", **kwargs) -> xr.Dataset:
+    options = {"paths": 6, "seed": 3, "engine": engine} | kwargs
+    return simulate(book, ["baseline", "severe"], ["standard", "harsh-collections"], **options)
+
+
+def fen(values: xr.DataArray) -> np.ndarray:
+    """CNY back to exact integer fen (every CNY value is a whole number of fen)."""
+    out = np.rint(values.values * 100).astype(np.int64)
+    assert np.array_equal(out / 100, values.values)
+    return out
+
+
+def test_dataset_has_the_registered_variables_dims_and_provenance(book) -> None:
+    ds = small_run(book)
+    registered = variables.registered()
+    assert set(ds.data_vars) == set(registered)
+    for name, var in registered.items():
+        assert ds[name].dims == var.dims, name
+        assert ds[name].attrs["units"] == var.units
+        assert ds[name].attrs["long_name"]
+    assert list(ds.scenario.values) == ["baseline", "severe"]
+    assert list(ds.policy.values) == ["standard", "harsh-collections"]
+    assert ds.sizes == {
+        "scenario": 2,
+        "policy": 2,
+        "path": 6,
+        "month": 24,
+        "segment": 3,
+        "state": 10,
+    }
+    assert (
+        str(ds.date.values[0])[:10] == "2027-01-01" and str(ds.date.values[12])[:10] == "2028-01-01"
+    )
+    assert ds.attrs["seed"] == "3" and ds.attrs["paths"] == 6 and ds.attrs["horizon"] == 24
+    assert ds.attrs["portfolio_sha256"] == book.sha256
+    assert "penalty_multiplier" in ds.attrs["model_file"]
+    assert "[factor]" in ds.attrs["scenario_file_severe"]
+    assert ds.attrs["units"] == "CNY"
+
+
+def test_accounting_identity_holds_on_every_path(book, engine: str) -> None:
+    ds = small_run(book, engine, horizon=30)
+    opening = int(book.principal.sum())
+    assert np.all(fen(ds["opening_principal"]) == opening)
+    inflow = fen(ds.originated_principal).sum(-1) + fen(ds.capitalised_interest).sum(-1)
+    outflow = sum(
+        fen(ds[v]).sum(-1)
+        for v in (
+            "collected_principal",
+            "prepaid_principal",
+            "settled_principal",
+            "chargeoff_principal",
+        )
+    )
+    closing = fen(ds.balance.isel(month=-1)).sum(-1)
+    assert np.array_equal(opening + inflow, outflow + closing)
+    # and the loss is what the flows say it is
+    net = fen(ds.chargeoff_principal) + fen(ds.settlement_loss) - fen(ds.recoveries)
+    assert np.array_equal(net, fen(ds.net_credit_loss))
+    assert np.array_equal(net.sum(-1), fen(ds.cumulative_net_loss))
+    assert np.array_equal(fen(ds.segment_balance).sum(-2), fen(ds.balance))
+
+
+def test_engines_give_identical_datasets(book) -> None:
+    a = small_run(book, "numba").drop_attrs()
+    b = small_run(book, "numpy").drop_attrs()
+    xr.testing.assert_identical(a, b)
+
+
+def test_results_do_not_depend_on_threads_chunks_or_blocks(book) -> None:
+    reference = small_run(book, threads=1, chunks=1, block_paths=64).drop_attrs()
+    for options in (
+        {"threads": 2, "chunks": 5, "block_paths": 4},
+        {"chunks": 13, "block_paths": 1},
+    ):
+        xr.testing.assert_identical(reference, small_run(book, **options).drop_attrs())
+
+
+def test_a_path_is_the_same_whatever_else_is_in_the_run(book) -> None:
+    """Paths are keyed by (seed, scenario, path): adding paths, scenarios or policies does not
+    change the ones already there (and policies share the macro paths)."""
+    small = simulate(book, ["severe"], ["standard"], paths=3, seed=9)
+    large = simulate(
+        book, ["baseline", "severe"], ["harsh-collections", "standard"], paths=6, seed=9
+    )
+    xr.testing.assert_identical(
+        small.drop_attrs(),
+        large.sel(scenario=["severe"], policy=["standard"]).isel(path=slice(3)).drop_attrs(),
+    )
+    z = large.macro_index.sel(scenario="severe")
+    xr.testing.assert_identical(
+        z.sel(policy="standard", drop=True), z.sel(policy="harsh-collections", drop=True)
+    )
+    other_seed = simulate(book, ["severe"], ["standard"], paths=3, seed=10)
+    assert not np.array_equal(other_seed.loss_rate.values, small.loss_rate.values)
+
+
+def test_adverse_and_severe_lose_more_than_baseline() -> None:
+    ds = simulate(
+        synthetic_portfolio(3_000, seed=1), ["baseline", "adverse", "severe"], paths=200, seed=1
+    )
+    loss = ds.loss_rate.isel(policy=0)
+    mean = loss.mean("path")
+    se = loss.std("path", ddof=1) / math.sqrt(loss.sizes["path"])
+
+    def clearly_above(worse: str, better: str) -> bool:
+        gap = float(mean.sel(scenario=worse) - mean.sel(scenario=better))
+        return gap > 3 * math.hypot(float(se.sel(scenario=worse)), float(se.sel(scenario=better)))
+
+    assert clearly_above("adverse", "baseline")
+    assert clearly_above("severe", "adverse")
+
+
+def peak_bytes(loans: int, paths: int) -> int:
+    book = synthetic_portfolio(loans, seed=1)
+    simulate(book, ["adverse"], paths=2, horizon=24, seed=1)  # compile and warm up
+    tracemalloc.start()
+    simulate(book, ["adverse"], paths=paths, horizon=24, seed=1, block_paths=16)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak
+
+
+def test_memory_grows_with_loans_plus_paths_not_their_product() -> None:
+    """Doubling the loans adds a per-loan amount that does not depend on the number of paths:
+    nothing is allocated per loan and path."""
+    loans_added = 20_000
+    extra_for_loans_few_paths = peak_bytes(40_000, 16) - peak_bytes(20_000, 16)
+    extra_for_loans_many_paths = peak_bytes(40_000, 64) - peak_bytes(20_000, 64)
+    per_loan = 400  # bytes: the loan tape arrays and their kernel copies, with slack
+    assert extra_for_loans_few_paths < loans_added * per_loan
+    assert extra_for_loans_many_paths < loans_added * per_loan
+    # a loans x paths array of one int8 per loan-path would add 20,000 x 48 bytes here
+    assert extra_for_loans_many_paths - extra_for_loans_few_paths < loans_added * 48 / 4
+
+
+def test_summary_estimators_on_a_known_sample() -> None:
+    losses = np.arange(1, 101) / 1000.0  # 0.001 .. 0.100
+    ds = xr.Dataset(
+        {
+            "loss_rate": (("scenario", "policy", "path"), losses[None, None, :]),
+            "cumulative_net_loss": (("scenario", "policy", "path"), losses[None, None, :]),
+        }
+    )
+    summary = summarize(ds, levels=(0.95, 0.99)).squeeze()
+    assert float(summary.expected_loss) == pytest.approx(losses.mean())
+    assert float(summary.expected_loss_se) == pytest.approx(losses.std(ddof=1) / 10)
+    assert float(summary["var"].sel(level=0.95)) == pytest.approx(0.095)  # 95th of 100
+    assert float(summary.es.sel(level=0.95)) == pytest.approx(np.mean(losses[94:]))
+    assert float(summary["var"].sel(level=0.99)) == pytest.approx(0.099)
+    assert float(summary.es.sel(level=0.99)) == pytest.approx((0.099 + 0.100) / 2)
+
+
+# --- the CLI -------------------------------------------------------------------------------
+
+
+def test_run_prints_the_summary_and_writes_netcdf(tmp_path: Path) -> None:
+    out = tmp_path / "results.nc"
+    result = CliRunner().invoke(
+        main,
+        [
+            "run",
+            "--synthetic",
+            "500",
+            "--paths",
+            "8",
+            "--scenario",
+            "adverse",
+            "--out",
+            str(out),
+            "--quiet",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "adverse" in result.output and "VaR 99%" in result.output
+    with xr.open_dataset(out, engine="h5netcdf") as ds:
+        assert ds.sizes["path"] == 8 and list(ds.scenario.values) == ["adverse"]
+        assert ds.loss_rate.attrs["long_name"] == "loss rate"
+    assert [p.name for p in tmp_path.iterdir()] == ["results.nc"]  # no temporary left
+
+
+def test_run_json_with_both_engines_agrees(tmp_path: Path) -> None:
+    outputs = []
+    for engine in ("numba", "numpy"):
+        result = CliRunner().invoke(
+            main,
+            [
+                "run",
+                "--synthetic",
+                "300",
+                "--paths",
+                "4",
+                "--json",
+                "--horizon",
+                "12",
+                "--engine",
+                engine,
+            ],
+        )
+        assert result.exit_code == 0, result.output
+        outputs.append(json.loads(result.output)["runs"])
+    assert outputs[0] == outputs[1]
+    assert len(outputs[0]) == 3  # baseline, adverse, severe x standard
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--scenario", "nope"], "unknown scenario 'nope'"),
+        (["--policy", "nope"], "unknown policy 'nope'"),
+        (["--horizon", "-3"], "--horizon"),
+        (["--paths", "0"], "--paths"),
+        (["--engine", "cuda"], "--engine"),
+        (["--out", "results.csv"], "expected an output path ending in .nc"),
+        (["--portfolio", "missing.csv"], "no such file"),
+        (["--synthetic", "10", "--portfolio", "x.csv"], "either --portfolio or --synthetic"),
+    ],
+)
+def test_run_bad_input_exits_2_with_one_message(
+    args: list[str], message: str, tmp_path: Path
+) -> None:
+    result = CliRunner().invoke(main, ["run", "--paths", "2", "--quiet", *args])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output

@@ -16,6 +16,9 @@ import xarray as xr
 
 from simulator import variables as V
 from simulator.engine.layout import ACCOUNTS, BALANCE, FLOW, FLOWS
+from simulator.inputs.portfolio import Portfolio
+from simulator.inputs.treasury import Treasury
+from simulator.liquidity import book_index, waterfall
 from simulator.states import ACTIVE_STATES, STATES
 
 FEN_PER_CNY = 100
@@ -47,6 +50,13 @@ class RunTotals:
         return out
 
 
+def segment_principal(book: Portfolio) -> np.ndarray:
+    """Principal on book by segment, fen (an exact integer sum)."""
+    out = np.zeros(len(book.segment_names), np.int64)
+    np.add.at(out, book.segment, book.principal)
+    return out
+
+
 def build_dataset(
     totals: Mapping[tuple[str, str], RunTotals],
     *,
@@ -54,13 +64,30 @@ def build_dataset(
     policies: list[str],
     segments: tuple[str, ...],
     start: pd.Timestamp,
-    opening_principal_fen: int,
+    segment_opening_fen: np.ndarray,
+    treasury: Treasury,
+    spreads: Mapping[str, np.ndarray],
     attrs: dict[str, Any],
 ) -> xr.Dataset:
-    """Stack the runs into one Dataset with dims (scenario, policy, path, month, ...)."""
+    """Stack the runs into one Dataset with dims (scenario, policy, path, month, ...).
+
+    ``segment_opening_fen``: opening principal by segment; ``spreads``: each scenario's funding
+    spread by month (annual fraction), for the treasury's liquidity waterfall.
+    """
     first = totals[(scenarios[0], policies[0])]
     paths, horizon = first.flows.shape[:2]
-    per_run = {key: run.fen() for key, run in totals.items()}
+    opening_principal_fen = int(segment_opening_fen.sum())
+    per_run = {}
+    for (s, p), run in totals.items():
+        values = run.fen()
+        by_path = {name: v.sum(axis=2) for name, v in values.items() if v.ndim == 3}
+        cash = waterfall(by_path, book_index(run.z, segment_opening_fen), treasury, spreads[s],
+                         opening_principal_fen)  # fmt: skip
+        for name in ("funding_interest", "funding_repaid", "net_cash_flow", "liquidity_buffer"):
+            values[name] = getattr(cash, name)[:, :, None]  # a segment axis of one, summed below
+        values["min_buffer"] = cash.min_buffer
+        values["survival_months"] = cash.survival_months
+        per_run[(s, p)] = values
 
     def stack(name: str, reduce_segments: bool) -> np.ndarray:
         rows = []
@@ -89,6 +116,12 @@ def build_dataset(
     z = np.stack([np.stack([totals[(s, p)].z for p in policies]) for s in scenarios])
     data["macro_index"] = (V.get("macro_index").dims, z)
 
+    put("min_buffer", stack("min_buffer", reduce_segments=False))
+    put("survival_months", stack("survival_months", reduce_segments=False))
+    opening_by_segment = np.broadcast_to(
+        segment_opening_fen, (len(scenarios), len(policies), len(segments))
+    )
+    put("segment_opening_principal", np.array(opening_by_segment))
     cumulative = stack("net_credit_loss", reduce_segments=True).sum(axis=-1)
     put("cumulative_net_loss", cumulative)
     opening = np.full((len(scenarios), len(policies)), opening_principal_fen, dtype=np.int64)

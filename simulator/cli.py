@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -175,7 +176,9 @@ def main() -> None:
 @click.option(
     "--threads",
     type=click.IntRange(min=1),
-    help="Numba threads (default: all cores). Results do not depend on it.",
+    help="Numba threads (default: all cores); with --workers or --scheduler, per worker "
+    "process (default: its host's cores shared among the worker processes there). Results do "
+    "not depend on it.",
 )
 @click.option(
     "--engine",
@@ -184,13 +187,41 @@ def main() -> None:
     show_default=True,
     help="numpy is the slow, readable reference engine.",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Run the blocks of paths on a new local Dask cluster of N worker processes (this "
+    "machine only); prints its dashboard address.",
+)
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    help="Run the blocks of paths on the existing Dask cluster whose scheduler is at ADDRESS "
+    "(tcp://HOST:PORT); every worker needs this version of simulator installed.",
+)
+@click.option(
+    "--block-paths",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Paths per block (default 64): one task on a cluster, the unit that a resumed run "
+    "skips. Results do not depend on it.",
+)
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Reuse the finished blocks of an interrupted run with the same --out and the same "
+    "inputs (refused if the inputs changed). With --out, finished blocks are kept in "
+    "OUT.blocks/ until the output is written.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @debug_option
 def run(
     portfolio_path: Path | None, synthetic: int | None, scenarios: tuple[str, ...],
     policies: tuple[str, ...], model: str, treasury: str, paths: int, horizon: int | None,
-    seed: int, out: Path | None, threads: int | None, engine: str, quiet: bool, as_json: bool,
+    seed: int, out: Path | None, threads: int | None, engine: str, workers: int | None,
+    scheduler: str | None, block_paths: int | None, resume: bool, quiet: bool, as_json: bool,
 ) -> None:  # fmt: skip
     """Simulate the book under scenarios and policies and print the loss summary.
 
@@ -198,21 +229,42 @@ def run(
     standard policy, 1,000 paths, 24 months. The summary gives, per scenario and policy, the
     expected loss rate over the horizon with its Monte Carlo standard error, and the 99% VaR and
     ES of the loss rate (net credit loss over opening principal).
+
+    With --out, each finished block of paths is saved in OUT.blocks/ beside the output and the
+    directory is removed once OUT is written: after an interruption, the same command with
+    --resume computes only the missing blocks. With --workers or --scheduler the blocks run as
+    tasks on a Dask cluster, with the same results bit for bit.
     """
     from simulator.metrics import summarize
-    from simulator.simulate import DEFAULT_SCENARIOS, simulate
+    from simulator.simulate import BLOCK_PATHS, DEFAULT_SCENARIOS, simulate
 
     if portfolio_path is not None and synthetic is not None:
         raise click.UsageError("use either --portfolio or --synthetic, not both")
+    if workers is not None and scheduler is not None:
+        raise click.UsageError("use either --workers or --scheduler, not both")
     if out is not None and out.suffix != ".nc":
         raise InputError(out, "expected an output path ending in .nc (NetCDF)")
-    with _progress(enabled=not (quiet or as_json)) as progress:
+    if resume and out is None:
+        raise click.UsageError("--resume needs --out: finished blocks are kept beside the output")
+    run_dir = None if out is None else out.with_name(out.name + ".blocks")
+    with ExitStack() as stack:
+        client = None
+        if workers is not None or scheduler is not None:
+            from simulator.distributed import cluster_client
+
+            say = (lambda _: None) if quiet else (lambda text: click.echo(text, err=True))
+            client = stack.enter_context(
+                cluster_client(workers=workers, scheduler=scheduler, say=say)
+            )
+        progress = stack.enter_context(_progress(enabled=not (quiet or as_json)))
         ds = simulate(
             portfolio_path if portfolio_path is not None else synthetic,
             list(scenarios) or list(DEFAULT_SCENARIOS),
             list(policies) or ["standard"],
             model=model, treasury=treasury, paths=paths, horizon=horizon, seed=seed,
-            engine=engine, threads=threads, progress=progress,
+            engine=engine, threads=threads, block_paths=block_paths or BLOCK_PATHS,
+            progress=progress,
+            client=client, run_dir=run_dir, resume=resume,
         )  # fmt: skip
     summary = summarize(ds, levels=(0.99,))
     rows: list[dict[str, Any]] = [
@@ -228,8 +280,9 @@ def run(
         for s in ds.scenario.values
         for p in ds.policy.values
     ]
-    if out is not None:
+    if out is not None and run_dir is not None:
         write_atomically(out, lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf"))
+        shutil.rmtree(run_dir)
     if as_json:
         click.echo(
             json.dumps(

@@ -61,6 +61,10 @@ _MONEY_FLOWS = {
         "interest capitalised",
         "Interest added to principal (re-instalment, payment holidays).",
     ),
+    "waived_interest": (
+        "penalty interest waived",
+        "Accrued penalty interest forgiven on re-instalment.",
+    ),
     "originated_principal": ("principal originated", "New lending."),
     "collection_cost": ("collection cost", "Cost of working delinquent accounts."),
     "legal_cost": ("legal cost", "Filing costs of legal recovery."),
@@ -91,6 +95,26 @@ _COUNTS = {
 }
 for _name, (_long, _doc) in _COUNTS.items():
     _register(_name, PATH_MONTH, "1", _long, _doc)
+
+_TREASURY = {
+    "funding_interest": (
+        "funding interest",
+        "Interest paid on funding tranches, at their rate plus the scenario's funding spread.",
+    ),
+    "funding_repaid": ("funding repaid", "Maturing funding not rolled over."),
+    "net_cash_flow": (
+        "net cash flow",
+        "Inflows (collections, prepayments, settlement cash, "
+        "recoveries) less outflows (new lending, costs, funding interest and "
+        "repayments).",
+    ),
+    "liquidity_buffer": (
+        "liquidity buffer",
+        "Initial buffer plus cumulative net cash flow, end of month.",
+    ),
+}
+for _name, (_long, _doc) in _TREASURY.items():
+    _register(_name, PATH_MONTH, "CNY", _long, _doc)
 
 _register(
     "balance",
@@ -136,3 +160,24 @@ _register(
 )
 _register("loss_rate", (*RUN, PATH), "1", "loss rate", "cumulative_net_loss / opening_principal.")
 _register("opening_principal", RUN, "CNY", "opening principal", "Principal on book at month 0.")
+_register(
+    "segment_opening_principal",
+    (*RUN, SEGMENT),
+    "CNY",
+    "opening principal by segment",
+    "opening_principal broken down by borrower segment.",
+)
+_register(
+    "min_buffer",
+    (*RUN, PATH),
+    "CNY",
+    "minimum liquidity buffer",
+    "The lowest end-of-month liquidity_buffer over the horizon.",
+)
+_register(
+    "survival_months",
+    (*RUN, PATH),
+    "month",
+    "survival horizon",
+    "First month whose liquidity_buffer is below zero; horizon + 1 if none.",
+)

@@ -6,13 +6,17 @@ accumulators, so there are no races and, sums of int64 being exact, the totals a
 whatever the number of chunks or threads. One loan's path is simulated month by month in local
 variables: no per-loan history is stored. A closed loan stops costing anything at once.
 
-Randomness: each borrower-month reads the four words of one Philox4x32-10 call whose counter is
-(loan, path, month << 4 | purpose, scenario stream): a pure function of those, so a borrower's
+Randomness: a borrower-month reads the four words of one Philox4x32-10 call whose counter is
+(loan, path, month << 4 | purpose, scenario stream), a pure function of those: a borrower's
 draws are the same under every policy (common random numbers) and in any chunk or block.
-Word 0 decides prepayment (current loans) or the recovery event (charged-off loans); word 1 the
-transition; word 2 is kept for grace cures; word 3 gives the recovered fraction.
+Borrower words: 0 prepayment (current) or the agency recovery event (charged off), 1 the
+transition, 2 the grace cure, 3 the recovered fraction. Policy words (only drawn when the policy
+makes offers): 0 settlement acceptance, 1 re-instalment application (or early-warning take-up),
+2 approval, 3 holiday take-up. Legal words: 0 filing at charge-off, 1 success at judgement.
 
-``kernel_numpy.run_block`` is the readable reference: same inputs, same integer results.
+The kernel only adds, multiplies, rounds and looks up: every distribution function was turned
+into integer thresholds or tables beforehand (``tables``, ``levers``), so that
+``kernel_numpy.run_block``, the readable reference, gives the same integers.
 """
 
 from __future__ import annotations
@@ -25,22 +29,47 @@ from simulator.engine.layout import (
     ACCOUNTS,
     ACTIVE_ACCOUNTS,
     BALANCE,
+    CAPITALISED_INTEREST,
     CHARGEOFF_INTEREST,
     CHARGEOFF_PRINCIPAL,
     COLLECTED_INTEREST,
     COLLECTED_PRINCIPAL,
     DELINQUENT_ACCOUNTS,
+    GRACE_CURES,
+    HOLIDAYS_STARTED,
+    LEGAL_CASES,
+    LEGAL_COST,
+    MEDIATION_FEE,
     NEW_SERIOUS_DELINQUENCIES,
     PREPAID_PRINCIPAL,
     PURPOSE_BORROWER,
+    PURPOSE_LEGAL,
+    PURPOSE_POLICY,
     RECOVERIES,
     RECOVERY_FEES,
+    RESTRUCTURED,
+    SETTLED_PRINCIPAL,
+    SETTLEMENT_CASH,
+    SETTLEMENT_LOSS,
+    SETTLEMENTS,
+    WAIVED_INTEREST,
+)
+from simulator.engine.levers import (
+    AFFORDABILITY_SIZE,
+    AFFORDABILITY_STEPS,
+    NO_STATE,
+    OFFER_HOLIDAY,
+    OFFER_NONE,
+    OFFER_REINSTALMENT,
+    Levers,
 )
 from simulator.engine.tables import Book, Tables
 from simulator.rng import philox4x32_10
-from simulator.states import CHARGED_OFF, CURRENT, M6, PAID_OFF
+from simulator.states import CHARGED_OFF, CURRENT, M1, M6, PAID_OFF, SETTLED
 
 SERIOUS = 4  # dpd_91_120: the first bucket past 90 days, reported to the credit bureau
+MISS = 6  # position of M1 among the worst-first thresholds: the current row's miss threshold
+ALWAYS = np.int64(2**32)  # a threshold every 32-bit word is below
 
 
 @jit
@@ -56,24 +85,59 @@ def payment(instalments, instalment, principal, accrued, clear):
 
 
 @jit
+def makes_offers(levers):
+    """Whether the policy ever offers anything (else its random words are not even drawn)."""
+    return (
+        levers.settle_min_state < NO_STATE
+        or levers.reinstal_cap > 0
+        or levers.holiday_cap > 0
+        or levers.ew_offer != OFFER_NONE
+    )
+
+
+@jit
 def simulate_loan(
-    loan, segment, tier, principal, monthly_rate, term, instalment, state, matrix,
+    loan, segment, tier, principal, monthly_rate, term, instalment, state, restructurings,
     transition, prepay, penalty_multiplier,
     recovery_hazard, recovery_quantiles, agency_fee, recovery_window,
+    levers, approve, early_warning,
     key0, key1, stream, path, flows, stocks,
 ):  # fmt: skip
-    """One loan along one path; ``flows`` (H, G, F) and ``stocks`` (H, G, S, 2) of this path."""
-    accrued = np.int64(0)
+    """One loan along one path. Slices of this path: ``transition`` (H, G, T, 2, 7, 8),
+    ``approve`` (H, G, T), ``early_warning`` (H, G), ``flows`` (H, G, F), ``stocks``
+    (H, G, S, 2)."""
+    accrued = np.int64(0)  # interest due and unpaid, penalty interest included
+    penalty = np.int64(0)  # the penalty part of it (waivable on re-instalment)
+    rate = monthly_rate
+    matrix = 1 if restructurings > 0 else 0
+    affordability = 1.0  # miss-probability factor of a re-instalmented loan
     serious = state >= SERIOUS
+    holiday_left = 0
+    holidays = 0
     chargeoff_balance = np.int64(0)
     months_charged_off = 0
+    legal_left = -1  # months to judgement when the loan is in the legal channel
     quantile_shift = 32 - int(np.log2(len(recovery_quantiles)))
+    offers = makes_offers(levers)
     for t in range(transition.shape[0]):
-        w0, w1, _w2, w3 = philox4x32_10(loan, path, (t << 4) | PURPOSE_BORROWER, stream, key0, key1)
-        if state == CHARGED_OFF:  # agency recovery: one event, within the window
+        # --- 5. charged-off loans: recovery, by the legal or the agency channel -------------
+        if state == CHARGED_OFF:
+            if legal_left >= 0:
+                legal_left -= 1
+                if legal_left == 0:
+                    judgement = philox4x32_10(loan, path, (t << 4) | PURPOSE_LEGAL, stream,
+                                              key0, key1)  # fmt: skip
+                    if np.int64(judgement[1]) < levers.legal_success:
+                        flows[t, segment, RECOVERIES] += np.int64(
+                            np.rint(chargeoff_balance * levers.legal_fraction)
+                        )
+                    return
+                continue
             if months_charged_off >= recovery_window:
                 return
             months_charged_off += 1
+            w0, w1, w2, w3 = philox4x32_10(loan, path, (t << 4) | PURPOSE_BORROWER, stream,
+                                           key0, key1)  # fmt: skip
             if np.int64(w0) < recovery_hazard:
                 fraction = recovery_quantiles[np.int64(w3) >> quantile_shift]
                 gross = np.int64(np.rint(chargeoff_balance * fraction))
@@ -83,16 +147,98 @@ def simulate_loan(
                 return
             continue
 
+        # --- 2. policy offers: settlement, re-instalment, holiday; early warning -------------
+        if offers and holiday_left == 0:
+            p0, p1, p2, p3 = philox4x32_10(loan, path, (t << 4) | PURPOSE_POLICY, stream,
+                                           key0, key1)  # fmt: skip
+            reinstal = False
+            if state != CURRENT:
+                if state >= levers.settle_min_state and np.int64(p0) < levers.settle_accept:
+                    cash = np.int64(np.rint((principal + accrued) * (1.0 - levers.settle_haircut)))
+                    principal_part = cash - min(cash, accrued)
+                    flows[t, segment, SETTLED_PRINCIPAL] += principal
+                    flows[t, segment, SETTLEMENT_CASH] += cash
+                    flows[t, segment, SETTLEMENT_LOSS] += principal - principal_part
+                    flows[t, segment, MEDIATION_FEE] += np.int64(
+                        np.rint(cash * levers.mediation_fee)
+                    )
+                    flows[t, segment, SETTLEMENTS] += 1
+                    stocks[t, segment, SETTLED, ACCOUNTS] += 1
+                    return
+                if (
+                    levers.reinstal_eligible[state]
+                    and restructurings < levers.reinstal_cap
+                    and np.int64(p1) < levers.reinstal_apply[segment]
+                    and np.int64(p2) < approve[t, segment, tier]
+                ):
+                    reinstal = True
+                elif (
+                    levers.holiday_eligible[state]
+                    and holidays < levers.holiday_cap
+                    and np.int64(p3) < levers.holiday_take_up
+                ):
+                    holiday_left = levers.holiday_months
+            elif early_warning[t, segment] and levers.ew_tier[tier]:
+                if levers.ew_offer == OFFER_HOLIDAY:
+                    if holidays < levers.holiday_cap and np.int64(p3) < levers.ew_take_up:
+                        holiday_left = levers.holiday_months
+                elif (
+                    levers.ew_offer == OFFER_REINSTALMENT
+                    and restructurings < levers.reinstal_cap
+                    and np.int64(p1) < levers.ew_take_up
+                    and np.int64(p2) < approve[t, segment, tier]
+                ):
+                    reinstal = True
+            if holiday_left > 0:
+                holidays += 1
+                flows[t, segment, HOLIDAYS_STARTED] += 1
+            if reinstal:  # arrears and interest capitalised, a new annuity, back to current
+                if levers.reinstal_waive:
+                    accrued -= penalty
+                    flows[t, segment, WAIVED_INTEREST] += penalty
+                penalty = np.int64(0)
+                principal += accrued
+                flows[t, segment, CAPITALISED_INTEREST] += accrued
+                accrued = np.int64(0)
+                new_instalment = np.int64(np.rint(principal * levers.reinstal_factor[loan]))
+                ratio = new_instalment / instalment if instalment > 0 else 1.0
+                affordability = levers.affordability[
+                    min(int(ratio * AFFORDABILITY_STEPS), AFFORDABILITY_SIZE - 1)
+                ]
+                instalment = new_instalment
+                rate = monthly_rate * levers.reinstal_rate_multiplier
+                term = levers.reinstal_term
+                state = CURRENT
+                matrix = 1
+                restructurings += 1
+                flows[t, segment, RESTRUCTURED] += 1
+
         flows[t, segment, ACTIVE_ACCOUNTS] += 1
-        rate = monthly_rate
+        # --- 1. payment holiday: nothing due, interest capitalised, the clock frozen ---------
+        if holiday_left > 0:
+            holiday_left -= 1
+            interest = np.int64(np.rint(principal * rate))
+            principal += interest
+            flows[t, segment, CAPITALISED_INTEREST] += interest
+            stocks[t, segment, state, BALANCE] += principal
+            stocks[t, segment, state, ACCOUNTS] += 1
+            continue
+
+        # --- interest accrues (at the penalty rate when delinquent); an instalment falls due -
+        interest = np.int64(np.rint(principal * rate))
         if state != CURRENT:
             flows[t, segment, DELINQUENT_ACCOUNTS] += 1
-            rate = monthly_rate * penalty_multiplier
-        accrued += np.int64(np.rint(principal * rate))
+            with_penalty = np.int64(np.rint(principal * (rate * penalty_multiplier)))
+            penalty += with_penalty - interest
+            interest = with_penalty
+        accrued += interest
         due = term > 0
         if due:
             term -= 1
 
+        # --- 3. prepayment, then the transition draw (4. collections are in the rows) ---------
+        w0, w1, w2, w3 = philox4x32_10(loan, path, (t << 4) | PURPOSE_BORROWER, stream,
+                                       key0, key1)  # fmt: skip
         if state == CURRENT and np.int64(w0) < prepay[segment]:
             flows[t, segment, PREPAID_PRINCIPAL] += principal
             flows[t, segment, COLLECTED_INTEREST] += accrued
@@ -100,31 +246,38 @@ def simulate_loan(
             return
 
         row = transition[t, segment, tier, matrix, state]
-        destination = CURRENT
-        for w in range(row.shape[0]):  # worst first: charged_off, M6, ..., M1, current
-            if np.int64(w1) < row[w]:
-                destination = CHARGED_OFF - w
-                break
-
         paid = 0  # instalments paid this month
         if state == CURRENT:
-            if destination == CURRENT:
+            miss = row[MISS]
+            if matrix == 1 and affordability != 1.0:
+                miss = min(np.int64(np.floor(miss * affordability)), ALWAYS)
+            if np.int64(w1) >= miss:
                 paid = 1
+            elif np.int64(w2) < levers.grace_cure[tier]:  # paid within the grace days
+                paid = 1
+                flows[t, segment, GRACE_CURES] += 1
             else:
-                state = 1  # a missed instalment: one in arrears
-        elif destination < state:  # cure, fully or partly: arrears paid down, plus the due one
-            paid = state - destination + (1 if due else 0)
-            state = destination
-        elif destination == state and due:  # pays the instalment due, arrears unchanged
-            paid = 1
-        else:  # roll (or, after maturity, the debt ages a bucket a month)
-            state = state + 1 if state < M6 else CHARGED_OFF
+                state = M1
+        else:
+            destination = CURRENT
+            for w in range(row.shape[0]):  # worst first: charged_off, M6, ..., M1, current
+                if np.int64(w1) < row[w]:
+                    destination = CHARGED_OFF - w
+                    break
+            if destination < state:  # cure, fully or partly: arrears paid down, plus the due one
+                paid = state - destination + (1 if due else 0)
+                state = destination
+            elif destination == state and due:  # pays the instalment due, arrears unchanged
+                paid = 1
+            else:  # roll (or, after maturity, the debt ages a bucket a month)
+                state = state + 1 if state < M6 else CHARGED_OFF
 
         if paid > 0:
             interest_part, principal_part = payment(
                 paid, instalment, principal, accrued, state == CURRENT and term == 0
             )
             accrued -= interest_part
+            penalty = min(penalty, accrued)  # penalty interest is paid last
             principal -= principal_part
             flows[t, segment, COLLECTED_INTEREST] += interest_part
             flows[t, segment, COLLECTED_PRINCIPAL] += principal_part
@@ -132,15 +285,23 @@ def simulate_loan(
                 stocks[t, segment, PAID_OFF, ACCOUNTS] += 1
                 return
 
-        if state == CHARGED_OFF:
+        if state == CHARGED_OFF:  # past 180 DPD: written off, into recovery
             flows[t, segment, CHARGEOFF_PRINCIPAL] += principal
             flows[t, segment, CHARGEOFF_INTEREST] += accrued
             stocks[t, segment, CHARGED_OFF, ACCOUNTS] += 1
             chargeoff_balance = principal + accrued
             principal = np.int64(0)
             accrued = np.int64(0)
+            if levers.legal_share > 0 and chargeoff_balance >= levers.legal_min_balance:
+                filing = philox4x32_10(loan, path, (t << 4) | PURPOSE_LEGAL, stream,
+                                       key0, key1)  # fmt: skip
+                if np.int64(filing[0]) < levers.legal_share:
+                    legal_left = levers.legal_lag
+                    flows[t, segment, LEGAL_CASES] += 1
+                    flows[t, segment, LEGAL_COST] += levers.legal_filing_cost
             continue
 
+        # --- 6. first serious delinquency: reported to the credit bureau ---------------------
         if state >= SERIOUS and not serious:
             serious = True
             flows[t, segment, NEW_SERIOUS_DELINQUENCIES] += 1
@@ -153,7 +314,7 @@ def _run_block(
     segment, tier, principal, monthly_rate, term, instalment, state, restructured,
     chunk_bounds, first_path, transition, prepay, penalty_multiplier,
     recovery_hazard, recovery_quantiles, agency_fee, recovery_window,
-    key0, key1, stream, flows, stocks,
+    levers, approve, early_warning, key0, key1, stream, flows, stocks,
 ):  # fmt: skip
     for chunk in prange(len(chunk_bounds) - 1):
         for b in range(transition.shape[0]):
@@ -161,9 +322,10 @@ def _run_block(
             for loan in range(chunk_bounds[chunk], chunk_bounds[chunk + 1]):
                 simulate_loan(
                     loan, segment[loan], tier[loan], principal[loan], monthly_rate[loan],
-                    term[loan], instalment[loan], state[loan], 1 if restructured[loan] > 0 else 0,
+                    term[loan], instalment[loan], state[loan], restructured[loan],
                     transition[b], prepay, penalty_multiplier,
                     recovery_hazard, recovery_quantiles, agency_fee, recovery_window,
+                    levers, approve[b], early_warning[b],
                     key0, key1, stream, path, flows[chunk, b], stocks[chunk, b],
                 )  # fmt: skip
 
@@ -173,6 +335,9 @@ def run_block(book: Book, tables: Tables, flows: np.ndarray, stocks: np.ndarray)
 
     The number of chunks C is ``flows.shape[0]``; loans are split evenly among them.
     """
+    levers: Levers = tables.levers
+    if levers.reinstal_cap > 0 and len(levers.reinstal_factor) != len(book.principal):
+        raise ValueError("the levers were built for another book")
     chunk_bounds = np.linspace(0, len(book.principal), flows.shape[0] + 1).astype(np.int64)
     _run_block(
         book.segment, book.tier, book.principal, book.monthly_rate, book.remaining_term,
@@ -180,5 +345,6 @@ def run_block(book: Book, tables: Tables, flows: np.ndarray, stocks: np.ndarray)
         chunk_bounds, tables.first_path, tables.transition, tables.prepay,
         tables.penalty_multiplier, tables.recovery_hazard, tables.recovery_quantiles,
         tables.agency_fee, tables.recovery_window,
+        levers, tables.path_levers.reinstal_approve, tables.path_levers.ew_active,
         tables.key[0], tables.key[1], tables.stream, flows, stocks,
     )  # fmt: skip

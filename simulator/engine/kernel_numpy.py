@@ -2,40 +2,47 @@
 
 This module is the model written out as a specification. It reads the same inputs as
 ``kernel_numba.run_block`` (a :class:`~simulator.engine.tables.Book` and the
-:class:`~simulator.engine.tables.Tables` of one block of paths) and adds the same integers into
-the same accumulators (see ``layout``), so the two engines agree exactly, element by element,
-once summed over chunks. The Numba kernel is the fast one; this one is meant to be read, and to
-check the other.
+:class:`~simulator.engine.tables.Tables` of one block of paths, with the policy's
+:class:`~simulator.engine.levers.Levers` and :class:`~simulator.engine.levers.PathLevers`) and
+adds the same integers into the same accumulators (see ``layout``), so the two engines agree
+exactly, element by element, once summed over chunks. The Numba kernel is the fast one; this one
+is meant to be read, and to check the other.
 
 Shape of the computation: Python loops over the paths of the block and over the months, and
 NumPy array operations over *all loans at once*. Each branch of SPEC 4's order of events is a
-boolean mask over the loans; a loan that is closed (paid off, prepaid) or whose recovery is over
-simply drops out of every later mask. Loan state lives in one array per variable (state,
-principal, accrued interest, remaining term, ...), reset at the start of each path.
+boolean mask over the loans; a loan that is closed (paid off, prepaid, settled) or whose
+recovery is over simply drops out of every later mask. Loan state lives in one array per
+variable (state, principal, accrued interest, remaining term, instalment, ...), reset from the
+book at the start of each path. Within a month every mask is taken from the loans' state at the
+point of the month where the Numba kernel tests it, so that each loan goes through exactly the
+same sequence of events in both engines.
 
-Exactness: money is int64 fen. Interest and recovered amounts are computed in float64 exactly as
-the Numba kernel does (``rint(principal * rate)``, ``rint(balance * fraction)``,
-``rint(gross * fee)``) and then become integers; every accumulation is an integer addition
-(``np.add.at`` on int64 arrays), never a float sum, so totals are exact and do not depend on the
-order in which loans are added.
+Exactness: money is int64 fen. Interest, settlement cash, fees, new instalments and recovered
+amounts are computed in float64 with exactly the Numba kernel's expressions (for instance
+``rint(principal * rate)``, ``rint(principal * (rate * penalty_multiplier))``,
+``rint((principal + accrued) * (1 - haircut))``) and then become integers; every accumulation is
+an integer addition (``np.add.at`` on int64 arrays), never a float sum, so totals are exact and
+do not depend on the order in which loans are added.
 
 Chunks: ``flows`` and ``stocks`` carry a leading chunk axis C because the Numba kernel gives
 each thread its own slice. This engine is single-threaded and adds everything into chunk 0
 (``flows[0]``, ``stocks[0]``); the other chunks are left untouched. Only the sum over chunks is
 meaningful, and that sum is identical for both engines.
 
-Randomness: a borrower-month reads the four 32-bit words of one Philox4x32-10 call with counter
-``(loan, path, month << 4 | PURPOSE_BORROWER, scenario stream)`` and key ``tables.key``. Word 0
-decides prepayment (current loans) or the recovery event (charged-off loans); word 1 the
-transition; word 2 is reserved for grace cures; word 3 gives the recovered fraction. A word ``x``
-is compared to an integer threshold as ``int64(x) < threshold``, so an event of probability p
-happens when ``x < floor(p * 2^32)``.
+Randomness: one Philox4x32-10 call per (loan, path, month, purpose), counter
+``(loan, path, month << 4 | purpose, scenario stream)`` and key ``tables.key``; its four 32-bit
+words are compared to integer thresholds as ``int64(x) < threshold`` (probability p when the
+threshold is ``floor(p * 2^32)``). Borrower words (``PURPOSE_BORROWER``): 0 prepayment (current)
+or the agency recovery event (charged off), 1 the transition, 2 the grace cure, 3 the recovered
+fraction. Policy words (``PURPOSE_POLICY``, read only when the policy makes offers at all): 0
+settlement acceptance, 1 re-instalment application (or early-warning take-up of a
+re-instalment), 2 approval, 3 holiday take-up. Legal words (``PURPOSE_LEGAL``): 0 filing at
+charge-off, 1 success at judgement. Words are pure functions of their counters, so computing
+them for more loans than need them changes nothing: a borrower's draws are the same under every
+policy (common random numbers).
 
-What the kernels model today: steps 3 to 6 of SPEC 4 (transitions with penalty interest,
-prepayment, charge-off, agency recoveries, serious-delinquency counts). Collections intensity
-(step 4) is already folded into the transition thresholds by ``tables.with_collections``. Policy
-offers and payment holidays (steps 1-2), grace cures and the legal channel are not yet in either
-kernel; their flows stay zero.
+Collections intensity (SPEC 4 step 4) and the moral hazard of grace periods are folded into the
+transition thresholds by ``tables.base_probits``; everything else of SPEC 4 happens here.
 """
 
 from __future__ import annotations
@@ -48,37 +55,80 @@ from simulator.engine.layout import (
     ACCOUNTS,
     ACTIVE_ACCOUNTS,
     BALANCE,
+    CAPITALISED_INTEREST,
     CHARGEOFF_INTEREST,
     CHARGEOFF_PRINCIPAL,
     COLLECTED_INTEREST,
     COLLECTED_PRINCIPAL,
     DELINQUENT_ACCOUNTS,
+    GRACE_CURES,
+    HOLIDAYS_STARTED,
+    LEGAL_CASES,
+    LEGAL_COST,
+    MEDIATION_FEE,
     NEW_SERIOUS_DELINQUENCIES,
     PREPAID_PRINCIPAL,
     PURPOSE_BORROWER,
+    PURPOSE_LEGAL,
+    PURPOSE_POLICY,
     RECOVERIES,
     RECOVERY_FEES,
+    RESTRUCTURED,
+    SETTLED_PRINCIPAL,
+    SETTLEMENT_CASH,
+    SETTLEMENT_LOSS,
+    SETTLEMENTS,
+    WAIVED_INTEREST,
+)
+from simulator.engine.levers import (
+    AFFORDABILITY_SIZE,
+    AFFORDABILITY_STEPS,
+    NO_STATE,
+    OFFER_HOLIDAY,
+    OFFER_NONE,
+    OFFER_REINSTALMENT,
+    Levers,
 )
 from simulator.rng import philox4x32_10_numpy
-from simulator.states import CHARGED_OFF, CURRENT, M1, M6, PAID_OFF
+from simulator.states import CHARGED_OFF, CURRENT, M1, M6, PAID_OFF, SETTLED
 
 if TYPE_CHECKING:
     from simulator.engine.tables import Book, Tables
 
 SERIOUS = 4  # dpd_91_120: the first bucket past 90 days, reported to the credit bureau
+MISS = 6  # position of M1 among the worst-first thresholds: the current row's miss threshold
+ALWAYS = np.int64(2**32)  # a threshold every 32-bit word is below
+
+Words = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
-def borrower_words(
-    n_loans: int, path: int, month: int, stream: int, key: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The four Philox words of every loan's borrower-month, each as int64 (values < 2^32)."""
-    counter = np.empty((n_loans, 4), dtype=np.uint32)
-    counter[:, 0] = np.arange(n_loans, dtype=np.uint32)  # the loan's index in the book
+def philox_words(
+    loans: np.ndarray, path: int, month: int, purpose: int, stream: int, key: np.ndarray
+) -> Words:
+    """The four Philox words of (loan, path, month, purpose) for each of ``loans`` (indices into
+    the book), each as int64 (values < 2^32)."""
+    counter = np.empty((len(loans), 4), dtype=np.uint32)
+    counter[:, 0] = loans  # the loan's index in the book
     counter[:, 1] = path
-    counter[:, 2] = (month << 4) | PURPOSE_BORROWER
+    counter[:, 2] = (month << 4) | purpose
     counter[:, 3] = stream
     words = philox4x32_10_numpy(counter, key).astype(np.int64)
     return words[:, 0], words[:, 1], words[:, 2], words[:, 3]
+
+
+def borrower_words(n_loans: int, path: int, month: int, stream: int, key: np.ndarray) -> Words:
+    """The four borrower words of every loan's borrower-month."""
+    return philox_words(np.arange(n_loans), path, month, PURPOSE_BORROWER, stream, key)
+
+
+def makes_offers(levers: Levers) -> bool:
+    """Whether the policy ever offers anything (else its random words are not even drawn)."""
+    return bool(
+        levers.settle_min_state < NO_STATE
+        or levers.reinstal_cap > 0
+        or levers.holiday_cap > 0
+        or levers.ew_offer != OFFER_NONE
+    )
 
 
 def payment(
@@ -99,6 +149,11 @@ def payment(
     return interest_part, amount - interest_part
 
 
+def fen(amount: np.ndarray) -> np.ndarray:
+    """A float64 amount rounded half to even to whole fen (the kernel's ``int64(rint(x))``)."""
+    return np.rint(amount).astype(np.int64)
+
+
 class MonthTotals:
     """Where one path-month's results go: ``flows[t]`` (G, F) and ``stocks[t]`` (G, S, 2).
 
@@ -115,7 +170,8 @@ class MonthTotals:
         np.add.at(self.flows[:, flow], self.segment[mask], values)
 
     def entered(self, terminal: int, mask: np.ndarray) -> None:
-        """Count the loans in ``mask`` as entering a terminal state (paid off, charged off)."""
+        """Count the loans in ``mask`` as entering a terminal state (paid off, charged off,
+        settled)."""
         np.add.at(self.stocks[:, terminal, ACCOUNTS], self.segment[mask], 1)
 
     def end_of_month(self, mask: np.ndarray, state: np.ndarray, principal: np.ndarray) -> None:
@@ -131,94 +187,255 @@ def run_block(book: Book, tables: Tables, flows: np.ndarray, stocks: np.ndarray)
     Same signature and results as ``kernel_numba.run_block``, except that everything goes into
     chunk 0: only the sum over the chunk axis is meaningful.
     """
+    levers: Levers = tables.levers
+    if levers.reinstal_cap > 0 and len(levers.reinstal_factor) != len(book.principal):
+        raise ValueError("the levers were built for another book")
     n = len(book.principal)
+    loans = np.arange(n)
     segment = book.segment.astype(np.intp)
     tier = book.tier.astype(np.intp)
-    matrix = (book.restructured > 0).astype(np.intp)  # 0: normal matrix, 1: restructured
-    monthly_rate = book.monthly_rate
-    instalment = book.instalment.astype(np.int64)
+    monthly_rate = book.monthly_rate  # the contract rate, float64
     prepay_threshold = tables.prepay[segment]  # per loan, int64
     key = np.array(tables.key, dtype=np.uint32)
+    stream = tables.stream
     # Recovered fractions: a table of 2^bits Beta quantiles, indexed by the top bits of word 3.
     quantile_shift = 32 - int(np.log2(len(tables.recovery_quantiles)))
+    offers = makes_offers(levers)
+    # Per-loan and per-tier lever settings, looked up once.
+    reinstal_apply = levers.reinstal_apply[segment]  # threshold per loan
+    grace_cure = levers.grace_cure[tier]  # threshold per loan
+    ew_tier = levers.ew_tier[tier].astype(bool)  # a tier offered under early warning
+    reinstal_eligible = levers.reinstal_eligible.astype(bool)  # by state
+    holiday_eligible = levers.holiday_eligible.astype(bool)  # by state
 
     for b in range(tables.paths):
         path = tables.first_path + b
         month_flows = flows[0, b]  # (H, G, F), this path's flows
         month_stocks = stocks[0, b]  # (H, G, S, 2)
+        transition = tables.transition[b]  # (H, G, T, 2, 7, 8)
+        approve = tables.path_levers.reinstal_approve[b]  # (H, G, T) thresholds
+        early_warning = tables.path_levers.ew_active[b].astype(bool)  # (H, G)
 
         # Every loan starts the path from the book as of the valuation date.
         state = book.state.astype(np.int64)
         principal = book.principal.astype(np.int64)
-        accrued = np.zeros(n, dtype=np.int64)
+        accrued = np.zeros(n, dtype=np.int64)  # interest due and unpaid, penalty included
+        penalty = np.zeros(n, dtype=np.int64)  # the penalty part of it (waivable)
+        rate = monthly_rate.copy()  # the rate the loan accrues at (changed by re-instalment)
         term = book.remaining_term.astype(np.int64)  # scheduled instalments still to fall due
+        instalment = book.instalment.astype(np.int64)
+        restructurings = book.restructured.astype(np.int64)
+        matrix = (restructurings > 0).astype(np.intp)  # 0: normal matrix, 1: restructured
+        affordability = np.ones(n)  # miss-probability factor of a re-instalmented loan
         serious = state >= SERIOUS  # already reported to the bureau: not counted again
+        holiday_left = np.zeros(n, dtype=np.int64)  # months of payment holiday still to run
+        holidays = np.zeros(n, dtype=np.int64)  # holidays taken so far
         chargeoff_balance = np.zeros(n, dtype=np.int64)  # principal + interest written off
-        months_charged_off = np.zeros(n, dtype=np.int64)  # months of recovery work so far
-        open_ = np.ones(n, dtype=bool)  # False once paid off, prepaid or recovery is over
+        months_charged_off = np.zeros(n, dtype=np.int64)  # months of agency work so far
+        legal_left = np.full(n, -1, dtype=np.int64)  # months to judgement (-1: not in court)
+        open_ = np.ones(n, dtype=bool)  # False once closed or once recovery is over
 
         for t in range(tables.horizon):
             month = MonthTotals(month_flows[t], month_stocks[t], segment)
-
-            w0, w1, _w2, w3 = borrower_words(n, path, t, tables.stream, key)
+            w0, w1, w2, w3 = borrower_words(n, path, t, stream, key)
 
             # Who is where at the start of the month: active loans (current or M1..M6) go
             # through steps 1-4 and 6; charged-off loans are in recovery (step 5).
             active = open_ & (state != CHARGED_OFF)
             in_recovery = open_ & (state == CHARGED_OFF)
 
-            # --- an active loan's month -------------------------------------------------------
+            # --- 5. charged-off loans: recovery, by the legal or the agency channel -----------
+            # (A loan charged off this month starts recovery next month: it is not in
+            # ``in_recovery`` yet.)
+            # Legal channel: the case runs ``legal_lag`` months from filing; at judgement the
+            # loan leaves the simulation, having recovered round(balance * fraction) if the
+            # case succeeds (legal word 1). A loan in court is not worked by an agency.
+            in_court = in_recovery & (legal_left >= 0)
+            legal_left[in_court] -= 1
+            judged = in_court & (legal_left == 0)
+            if judged.any():
+                _, won_word, _, _ = philox_words(loans, path, t, PURPOSE_LEGAL, stream, key)
+                won = judged & (won_word < levers.legal_success)
+                month.add(RECOVERIES, won, fen(chargeoff_balance * levers.legal_fraction))
+                open_ &= ~judged
+            # Agency channel: within the recovery window, one recovery event with a monthly
+            # hazard (word 0); the recovered fraction is a Beta quantile picked by word 3's top
+            # bits, and the agency keeps its fee. After the event, or once the window is over,
+            # the loan leaves the simulation.
+            with_agency = in_recovery & ~in_court
+            window_over = with_agency & (months_charged_off >= tables.recovery_window)
+            open_ &= ~window_over
+            worked = with_agency & ~window_over
+            months_charged_off[worked] += 1
+            recovered = worked & (w0 < tables.recovery_hazard)
+            fraction = tables.recovery_quantiles[w3 >> quantile_shift]
+            gross = fen(chargeoff_balance * fraction)
+            fee = fen(gross * tables.agency_fee)
+            month.add(RECOVERIES, recovered, gross - fee)
+            month.add(RECOVERY_FEES, recovered, fee)
+            open_ &= ~recovered
+
+            # --- 2. policy offers: settlement, re-instalment, holiday; early warning ----------
+            # Made to active loans that are not on a payment holiday, and only if the policy
+            # makes offers at all (then the policy words are drawn).
+            if offers:
+                offered = active & (holiday_left == 0)
+                p0, p1, p2, p3 = philox_words(loans, path, t, PURPOSE_POLICY, stream, key)
+                approved = p2 < approve[t][segment, tier]  # ability to pay, by tier and Z
+                delinquent = offered & (state != CURRENT)
+
+                # Settlement (from the minimum bucket): accept (word 0) -> pay (1 - haircut) of
+                # principal + accrued interest and close as settled. The cash goes to interest
+                # first; the principal not covered is the settlement loss. The mediator takes
+                # its fee out of the cash. A settled loan does nothing else this month.
+                settles = (
+                    delinquent & (state >= levers.settle_min_state) & (p0 < levers.settle_accept)
+                )
+                cash = fen((principal + accrued) * (1.0 - levers.settle_haircut))
+                principal_part = cash - np.minimum(cash, accrued)
+                month.add(SETTLED_PRINCIPAL, settles, principal)
+                month.add(SETTLEMENT_CASH, settles, cash)
+                month.add(SETTLEMENT_LOSS, settles, principal - principal_part)
+                month.add(MEDIATION_FEE, settles, fen(cash * levers.mediation_fee))
+                month.add(SETTLEMENTS, settles)
+                month.entered(SETTLED, settles)
+                open_ &= ~settles
+                active &= ~settles
+                delinquent &= ~settles
+
+                # Re-instalment: an eligible bucket, below the cap, the borrower applies (word
+                # 1, by segment) and is approved (word 2). Otherwise a payment holiday: an
+                # eligible bucket, below the cap, taken up (word 3).
+                reinstal = (
+                    delinquent
+                    & reinstal_eligible[state.clip(max=M6)]
+                    & (restructurings < levers.reinstal_cap)
+                    & (p1 < reinstal_apply)
+                    & approved
+                )
+                holiday = (
+                    delinquent
+                    & ~reinstal
+                    & holiday_eligible[state.clip(max=M6)]
+                    & (holidays < levers.holiday_cap)
+                    & (p3 < levers.holiday_take_up)
+                )
+                # Early warning: while Z of the loan's segment is below the trigger, current
+                # loans of the vulnerable tiers are offered a holiday (taken up: word 3) or a
+                # re-instalment (taken up: word 1, approved: word 2).
+                warned = offered & (state == CURRENT) & early_warning[t][segment] & ew_tier
+                if levers.ew_offer == OFFER_HOLIDAY:
+                    holiday |= warned & (holidays < levers.holiday_cap) & (p3 < levers.ew_take_up)
+                elif levers.ew_offer == OFFER_REINSTALMENT:
+                    reinstal |= (
+                        warned
+                        & (restructurings < levers.reinstal_cap)
+                        & (p1 < levers.ew_take_up)
+                        & approved
+                    )
+
+                # A holiday starts this month (and runs ``holiday_months`` months, this one
+                # included: see step 1 below).
+                holiday_left[holiday] = levers.holiday_months
+                holidays[holiday] += 1
+                month.add(HOLIDAYS_STARTED, holiday)
+
+                # Re-instalment: penalty interest waived (if the policy says so), the remaining
+                # accrued interest capitalised, a new annuity over the new term at the new rate
+                # (instalment = round(principal * annuity factor)), back to current on the
+                # restructured matrix. The miss probability then scales with the affordability
+                # ratio new instalment / old instalment (a table lookup).
+                if reinstal.any():
+                    if levers.reinstal_waive:
+                        month.add(WAIVED_INTEREST, reinstal, penalty)
+                        accrued[reinstal] -= penalty[reinstal]
+                    penalty[reinstal] = 0
+                    principal[reinstal] += accrued[reinstal]
+                    month.add(CAPITALISED_INTEREST, reinstal, accrued)
+                    accrued[reinstal] = 0
+                    new_instalment = fen(principal[reinstal] * levers.reinstal_factor[reinstal])
+                    old_instalment = instalment[reinstal]
+                    ratio = np.where(
+                        old_instalment > 0, new_instalment / np.maximum(old_instalment, 1), 1.0
+                    )
+                    step = (ratio * AFFORDABILITY_STEPS).astype(np.int64)  # truncated, as int()
+                    affordability[reinstal] = levers.affordability[
+                        np.minimum(step, AFFORDABILITY_SIZE - 1)
+                    ]
+                    instalment[reinstal] = new_instalment
+                    rate[reinstal] = monthly_rate[reinstal] * levers.reinstal_rate_multiplier
+                    term[reinstal] = levers.reinstal_term
+                    state[reinstal] = CURRENT
+                    matrix[reinstal] = 1
+                    restructurings[reinstal] += 1
+                    month.add(RESTRUCTURED, reinstal)
+
             month.add(ACTIVE_ACCOUNTS, active)
 
-            # Interest accrues on the principal: the contract rate, or the penalty rate (罚息)
-            # for a loan that starts the month delinquent.
-            delinquent = active & (state != CURRENT)
-            month.add(DELINQUENT_ACCOUNTS, delinquent)
-            rate = np.where(delinquent, monthly_rate * tables.penalty_multiplier, monthly_rate)
-            accrued[active] += np.rint(principal[active] * rate[active]).astype(np.int64)
+            # --- 1. payment holiday: nothing due, interest capitalised, the clock frozen ------
+            # The state does not change, no instalment falls due (the term is extended by a
+            # month), and no borrower draw is used.
+            on_holiday = active & (holiday_left > 0)
+            holiday_left[on_holiday] -= 1
+            interest = fen(principal * rate)
+            principal[on_holiday] += interest[on_holiday]
+            month.add(CAPITALISED_INTEREST, on_holiday, interest)
+            month.end_of_month(on_holiday, state, principal)
+            running = active & ~on_holiday
 
+            # --- interest accrues (at the penalty rate when delinquent); an instalment falls due
+            # A loan that starts the month delinquent is worked by collections and accrues
+            # penalty interest (罚息): the extra over the contract interest is tracked apart,
+            # as re-instalment may waive it.
+            delinquent = running & (state != CURRENT)
+            month.add(DELINQUENT_ACCOUNTS, delinquent)
+            interest = fen(principal * rate)
+            with_penalty = fen(principal * (rate * tables.penalty_multiplier))
+            penalty[delinquent] += with_penalty[delinquent] - interest[delinquent]
+            accrued[running] += np.where(delinquent, with_penalty, interest)[running]
             # One scheduled instalment falls due, until maturity; after maturity nothing new is
             # due and an unpaid debt only ages.
-            due = active & (term > 0)
+            due = running & (term > 0)
             term[due] -= 1
 
-            # Steps 1-2 (payment holidays, policy offers) are not modelled yet (see the module
-            # docstring); step 4 (collections intensity) is inside the transition thresholds.
-
-            # Step 3a. Prepayment: a current loan may repay everything owed and close.
-            prepaid = active & (state == CURRENT) & (w0 < prepay_threshold)
+            # --- 3. prepayment, then the transition draw (4. collections are in the rows) -----
+            # Prepayment (word 0): a current loan repays everything owed and closes.
+            prepaid = running & (state == CURRENT) & (w0 < prepay_threshold)
             month.add(PREPAID_PRINCIPAL, prepaid, principal)
             month.add(COLLECTED_INTEREST, prepaid, accrued)
             month.entered(PAID_OFF, prepaid)
             open_ &= ~prepaid
-            moving = active & ~prepaid
+            moving = running & ~prepaid
 
-            # Step 3b. Transition draw: the row of (segment, tier, normal/restructured, state) on
-            # this path and month holds cumulative thresholds, destinations worst first
-            # (charged_off, M6, ..., M1, current); the destination is the first whose threshold
-            # exceeds word 1 (current if none does).
-            row = tables.transition[b, t][
-                segment[moving], tier[moving], matrix[moving], state[moving]
-            ]  # (loans moving, 8)
-            below = w1[moving][:, None] < row
-            destination = np.full(n, CURRENT, dtype=np.int64)
-            destination[moving] = np.where(
-                below.any(axis=1), CHARGED_OFF - below.argmax(axis=1), CURRENT
-            )
-
-            # Step 3c. What the destination means: how many instalments are paid, and the state
-            # at the end of the month.
+            # The row of (segment, tier, normal/restructured, state) on this path and month
+            # holds cumulative thresholds, destinations worst first (charged_off, M6, ..., M1,
+            # current); word 1 picks the first destination whose threshold exceeds it.
+            row = transition[t][segment, tier, matrix, state.clip(max=M6)]  # (N, 8)
             paid = np.zeros(n, dtype=np.int64)  # instalments paid this month
             new_state = state.copy()
-            # From current: pay the instalment due, or miss it: whatever the destination drawn,
-            # one instalment is then in arrears (M1).
-            pays = moving & (state == CURRENT) & (destination == CURRENT)
-            misses = moving & (state == CURRENT) & (destination != CURRENT)
-            paid[pays] = 1
-            new_state[misses] = M1
-            # From Mk to Mj with j < k (or to current): a cure, full or partial. The arrears
-            # paid down (k - j instalments) plus the one due this month, if any.
+
+            # From current: the debit fails (word 1 below the miss threshold, scaled for a
+            # re-instalmented loan by its affordability factor) or it is paid. A failed debit
+            # paid within the grace days (word 2) counts as paid; otherwise the loan is M1.
+            from_current = moving & (state == CURRENT)
+            miss = row[:, MISS]
+            scaled = (matrix == 1) & (affordability != 1.0)
+            miss = np.where(
+                scaled, np.minimum(np.floor(miss * affordability).astype(np.int64), ALWAYS), miss
+            )
+            debited = from_current & (w1 >= miss)
+            grace_cured = from_current & ~debited & (w2 < grace_cure)
+            missed = from_current & ~debited & ~grace_cured
+            paid[debited | grace_cured] = 1
+            month.add(GRACE_CURES, grace_cured)
+            new_state[missed] = M1
+
+            # From Mk: the destination drawn (current if word 1 exceeds every threshold).
+            below = w1[:, None] < row
+            destination = np.where(below.any(axis=1), CHARGED_OFF - below.argmax(axis=1), CURRENT)
             in_arrears = moving & (state != CURRENT)
+            # To Mj with j < k (or to current): a cure, full or partial. The arrears paid down
+            # (k - j instalments) plus the one due this month, if any.
             cures = in_arrears & (destination < state)
             paid[cures] = state[cures] - destination[cures] + due[cures]
             new_state[cures] = destination[cures]
@@ -232,13 +449,15 @@ def run_block(book: Book, tables: Tables, flows: np.ndarray, stocks: np.ndarray)
             new_state[rolls] = np.where(state[rolls] < M6, state[rolls] + 1, CHARGED_OFF)
             state = new_state
 
-            # Step 3d. Payments: accrued interest first, then principal. A loan that ends the
-            # month current with no instalment left to fall due (its last instalment, or a full
-            # cure after maturity) pays everything owed: the balance is trued up to zero.
+            # Payments: accrued interest first (penalty interest last), then principal. A loan
+            # that ends the month current with no instalment left to fall due (its last
+            # instalment, or a full cure after maturity) pays everything owed: the balance is
+            # trued up to zero.
             paying = paid > 0
             last = paying & (state == CURRENT) & (term == 0)
             interest_part, principal_part = payment(paid, instalment, principal, accrued, last)
             accrued[paying] -= interest_part[paying]
+            penalty[paying] = np.minimum(penalty, accrued)[paying]
             principal[paying] -= principal_part[paying]
             month.add(COLLECTED_INTEREST, paying, interest_part)
             month.add(COLLECTED_PRINCIPAL, paying, principal_part)
@@ -246,36 +465,30 @@ def run_block(book: Book, tables: Tables, flows: np.ndarray, stocks: np.ndarray)
             month.entered(PAID_OFF, paid_off)
             open_ &= ~paid_off
 
-            # Step 3e. Charge-off: a roll out of M6 writes off principal and accrued interest;
-            # the written-off balance is what recoveries will be a fraction of.
-            charged_off = rolls & (state == CHARGED_OFF)
+            # Charge-off: a roll out of M6 writes off principal and accrued interest; the
+            # written-off balance is what recoveries will be a fraction of. A balance of at
+            # least the policy's minimum may be taken to court (legal word 0, the share
+            # pursued): a legal case, its filing cost now, the judgement ``legal_lag`` months
+            # later (step 5).
+            charged_off = moving & ~paid_off & (state == CHARGED_OFF)
             month.add(CHARGEOFF_PRINCIPAL, charged_off, principal)
             month.add(CHARGEOFF_INTEREST, charged_off, accrued)
             month.entered(CHARGED_OFF, charged_off)
             chargeoff_balance[charged_off] = principal[charged_off] + accrued[charged_off]
             principal[charged_off] = 0
             accrued[charged_off] = 0
+            if levers.legal_share > 0:
+                pursued = charged_off & (chargeoff_balance >= levers.legal_min_balance)
+                if pursued.any():
+                    filing, _, _, _ = philox_words(loans, path, t, PURPOSE_LEGAL, stream, key)
+                    filed = pursued & (filing < levers.legal_share)
+                    legal_left[filed] = levers.legal_lag
+                    month.add(LEGAL_CASES, filed)
+                    month.add(LEGAL_COST, filed, levers.legal_filing_cost)
 
-            # --- step 5: a charged-off loan's month (recovery starts the month after) ---------
-            # Agency channel: within the recovery window, one recovery event with a monthly
-            # hazard; the recovered fraction is a Beta quantile picked by word 3's top bits, and
-            # the agency keeps its fee. After the event, or once the window is over, the loan
-            # leaves the simulation.
-            window_over = in_recovery & (months_charged_off >= tables.recovery_window)
-            open_ &= ~window_over
-            worked = in_recovery & ~window_over
-            months_charged_off[worked] += 1
-            recovered = worked & (w0 < tables.recovery_hazard)
-            fraction = tables.recovery_quantiles[w3 >> quantile_shift]
-            gross = np.rint(chargeoff_balance * fraction).astype(np.int64)
-            fee = np.rint(gross * tables.agency_fee).astype(np.int64)
-            month.add(RECOVERIES, recovered, gross - fee)
-            month.add(RECOVERY_FEES, recovered, fee)
-            open_ &= ~recovered
-
-            # --- step 6, and the end-of-month stocks of loans still active --------------------
+            # --- 6. first serious delinquency (reported to the credit bureau), end-of-month
+            # stocks of the loans still active.
             still_active = moving & ~paid_off & ~charged_off
-            # Serious delinquency: the first time a loan reaches 90+ DPD (M4) it is reported.
             newly_serious = still_active & (state >= SERIOUS) & ~serious
             month.add(NEW_SERIOUS_DELINQUENCIES, newly_serious)
             serious |= newly_serious

@@ -28,6 +28,7 @@ FLOWS: tuple[str, ...] = (
     "chargeoff_principal",
     "chargeoff_interest",
     "capitalised_interest",
+    "waived_interest",
     "originated_principal",
     "legal_cost",
     "mediation_fee",
@@ -61,6 +62,7 @@ RECOVERY_FEES = FLOW["recovery_fees"]
 CHARGEOFF_PRINCIPAL = FLOW["chargeoff_principal"]
 CHARGEOFF_INTEREST = FLOW["chargeoff_interest"]
 CAPITALISED_INTEREST = FLOW["capitalised_interest"]
+WAIVED_INTEREST = FLOW["waived_interest"]
 ORIGINATED_PRINCIPAL = FLOW["originated_principal"]
 LEGAL_COST = FLOW["legal_cost"]
 MEDIATION_FEE = FLOW["mediation_fee"]
@@ -76,5 +78,6 @@ NEW_SERIOUS_DELINQUENCIES = FLOW["new_serious_delinquencies"]
 # Purposes: the last 4 bits of the third Philox counter word, so that each use of randomness has
 # its own stream and a borrower's draws do not depend on which other draws were made.
 PURPOSE_BORROWER = 0  # the four words of a borrower-month: prepay, transition, grace, recovery
-PURPOSE_POLICY = 1  # four more words, for policy offers
+PURPOSE_POLICY = 1  # settlement acceptance, re-instalment application and approval, holiday
+PURPOSE_LEGAL = 2  # legal action at charge-off (word 0) and its outcome at judgement (word 1)
 PURPOSE_MACRO = 15  # the systematic factor of a path-month

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -31,7 +32,10 @@ from simulator.inputs.policy import Policy
 from simulator.inputs.portfolio import Portfolio
 from simulator.inputs.scenario import Scenario
 from simulator.rng import philox4x32_10_numpy, uniform53_numpy
-from simulator.states import ACTIVE_STATES, CHARGED_OFF
+from simulator.states import ACTIVE_STATES, CHARGED_OFF, CURRENT, M1
+
+if TYPE_CHECKING:
+    from simulator.engine.levers import Levers, PathLevers
 
 TWO_32 = 2.0**32
 QUANTILE_BITS = 12
@@ -152,20 +156,34 @@ def base_probits(model: Model, policy: Policy) -> np.ndarray:
             for s in model.segments
         ]
     )  # (G, 2, 7, 8)
+    # Grace periods invite reliance: the miss probability from current rises with the tier's
+    # grace days (moral hazard). Misses cured within grace are decided in the kernel.
+    from simulator.engine.levers import grace_days
+
+    hazard = 1.0 + model.grace.moral_hazard_per_day * grace_days(model, policy)  # (T,)
+    matrices = np.repeat(matrices[:, None], len(model.tiers), axis=1)  # (G, T, 2, 7, 8)
+    miss = np.minimum(matrices[..., CURRENT, M1] * hazard[None, :, None], 1.0)
+    matrices[..., CURRENT, M1], matrices[..., CURRENT, CURRENT] = miss, 1.0 - miss
     cumulative = np.cumsum(matrices[..., WORST_FIRST], axis=-1)
     cumulative = np.clip(cumulative, 0.0, 1.0)
     cumulative[..., -1] = 1.0  # rows sum to 1 within 1e-9: make the last threshold exact
     delta = np.array([t.delta for t in model.tiers])
-    return special.ndtri(cumulative)[:, None] + delta[None, :, None, None, None]
+    return special.ndtri(cumulative) + delta[None, :, None, None, None]
 
 
 def transition_thresholds(probits: np.ndarray, rho: np.ndarray, z: np.ndarray) -> np.ndarray:
-    """Shifted cumulative thresholds, shape (B, H, G, T, 2, 7, 8), int64 in [0, 2^32]."""
-    shift = (np.sqrt(rho)[None, None, :] * z)[:, :, :, None, None, None, None]
-    scale = np.sqrt(1.0 - rho)[None, None, :, None, None, None, None]
-    with np.errstate(invalid="ignore"):  # inf - finite is fine; only inf - inf would be nan
-        shifted = special.ndtr((probits[None, None] - shift) / scale)
-    return thresholds(shifted)
+    """Shifted cumulative thresholds, shape (B, H, G, T, 2, 7, 8), int64 in [0, 2^32].
+
+    ``floor(Phi((probits - sqrt(rho) Z) / sqrt(1 - rho)) * 2^32)``, in parallel over path-months
+    and once per distinct probit (see ``tables_numba``).
+    """
+    from simulator.engine.tables_numba import distinct_probits, shifted_thresholds
+
+    values, counts, index = distinct_probits(probits)
+    z = np.ascontiguousarray(z, dtype=np.float64)
+    out = np.empty((*z.shape, index.shape[1]), dtype=np.int64)
+    shifted_thresholds(values, counts, index, np.sqrt(rho), np.sqrt(1.0 - rho), z, out)
+    return out.reshape(z.shape + probits.shape[1:])
 
 
 # --- the tables of one run ------------------------------------------------------------------
@@ -186,6 +204,8 @@ class Tables:
     recovery_window: int
     key: tuple[int, int]
     stream: int
+    levers: Levers
+    path_levers: PathLevers
 
     @property
     def paths(self) -> int:
@@ -205,10 +225,16 @@ def build_tables(
     paths: range,
     horizon: int,
     probits: np.ndarray | None = None,
+    levers: Levers | None = None,
 ) -> Tables:
-    """The tables for one block of paths (``probits`` may be passed in when reused)."""
+    """The tables for one block of paths (``probits`` and ``levers`` may be passed in when
+    reused; ``levers`` must be, for a policy with re-instalment, as they depend on the book)."""
+    from simulator.engine.levers import path_levers, policy_levers
+
     if probits is None:
         probits = base_probits(model, policy)
+    if levers is None:
+        levers = policy_levers(model, policy, book=None)
     rho = np.array([s.rho for s in model.segments])
     z = credit_cycle_index(model, scenario, seed, paths, horizon)
     recovery = model.recovery
@@ -225,6 +251,8 @@ def build_tables(
         recovery_window=recovery.window_months,
         key=seed_key(seed),
         stream=scenario_stream(scenario.name),
+        levers=levers,
+        path_levers=path_levers(model, policy, z),
     )
 
 

@@ -284,7 +284,7 @@ def load_portfolio(path: str | Path, model: Model | str | Path = "default") -> P
 
     def in_range(amounts: np.ndarray) -> np.ndarray:
         """Whole fen >= 1 once rounded, and not absurdly large."""
-        return (np.rint(amounts * 100) >= 1) & (amounts <= MAX_AMOUNT)
+        return (np.rint(np.clip(amounts, 0, MAX_AMOUNT) * 100) >= 1) & (amounts <= MAX_AMOUNT)
 
     amount = f"an amount in CNY from 0.01 to {MAX_AMOUNT:,.0f}"
 

@@ -1,11 +1,13 @@
 """The two engines: the Numba kernel and the NumPy reference give identical integers (SPEC 4-5).
 
 * Agreement: every element of flows and stocks (summed over chunks) is equal on a synthetic book
-  for every shipped scenario, under the baseline and the harsh collections policy, over a horizon
-  where loans are still running (24) and one where they mature and recoveries play out (36).
+  for every shipped scenario under every shipped policy and under a policy with every lever on at
+  once (each lever firing, checked), over 36 months (loans mature, recoveries and legal cases
+  play out; a shorter horizon is a prefix of it), and for ``standard`` over 24 months too.
 * Reproducibility (SPEC 5): the same totals whatever the chunking, the thread count or the split
   of paths into blocks.
-* Accounting: principal is conserved exactly, in fen, on every path; every loan is somewhere.
+* Accounting: principal is conserved exactly, in fen, on every path under every policy
+  (capitalised interest included); every loan is somewhere.
 * Hand-checked cases: a book that always pays follows its annuity schedule to the fen; a loan
   that always misses rolls M1..M6 and is charged off in its 7th month with the interest accrued
   at the penalty rate; a matured debt ages a bucket a month, and a cure after maturity pays all.
@@ -14,6 +16,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from types import ModuleType
 
 import numba
@@ -32,6 +35,10 @@ from simulator.engine.layout import (
     COLLECTED_INTEREST,
     COLLECTED_PRINCIPAL,
     DELINQUENT_ACCOUNTS,
+    GRACE_CURES,
+    HOLIDAYS_STARTED,
+    LEGAL_CASES,
+    MEDIATION_FEE,
     N_FLOWS,
     N_STOCKS,
     NEW_SERIOUS_DELINQUENCIES,
@@ -39,18 +46,87 @@ from simulator.engine.layout import (
     PREPAID_PRINCIPAL,
     RECOVERIES,
     RECOVERY_FEES,
+    RESTRUCTURED,
     SETTLED_PRINCIPAL,
+    SETTLEMENTS,
+    WAIVED_INTEREST,
 )
+from simulator.engine.levers import policy_levers
 from simulator.engine.tables import QUANTILE_BITS, Book, Tables, build_tables
 from simulator.inputs.files import shipped_names
 from simulator.inputs.model import Model
+from simulator.inputs.policy import Policy
 from simulator.inputs.portfolio import annuity_fen
 from simulator.rng import philox4x32_10_numpy
-from simulator.states import CHARGED_OFF, CURRENT, M1, M6, PAID_OFF, STATES
+from simulator.states import CHARGED_OFF, CURRENT, M1, M6, PAID_OFF, SETTLED, STATES
 
 ENGINES = {"numba": kernel_numba, "numpy": kernel_numpy}
 SCENARIOS = shipped_names("scenario")
-POLICIES = ["standard", "harsh-collections"]
+POLICIES = [*shipped_names("policy"), "every-lever"]
+LEVER_EVENTS = {  # what each policy's levers do, so that agreement is not vacuous
+    "grace": [GRACE_CURES],
+    "reinstalment-12": [RESTRUCTURED, CAPITALISED_INTEREST, WAIVED_INTEREST],
+    "holiday-3": [HOLIDAYS_STARTED, CAPITALISED_INTEREST],
+    "settlement": [SETTLEMENTS, MEDIATION_FEE],
+    "early-warning": [HOLIDAYS_STARTED],
+    "harsh-collections": [LEGAL_CASES],
+    "every-lever": [
+        GRACE_CURES,
+        RESTRUCTURED,
+        WAIVED_INTEREST,
+        HOLIDAYS_STARTED,
+        SETTLEMENTS,
+        MEDIATION_FEE,
+        LEGAL_CASES,
+    ],
+}
+EVERY_LEVER = """
+description = "every lever at once, with probabilities high enough that each fires often"
+
+[collections]
+intensity = 1.5
+cost_per_account = 20.0
+
+[grace]
+days = { A = 3, B = 2, C = 1, D = 1, E = 0 }
+
+[reinstalment]
+eligible = ["dpd_1_30", "dpd_31_60"]
+application = { salaried = 0.4, self_employed = 0.5, micro_business = 0.5 }
+approval = { A = 0.9, B = 0.8, C = 0.7, D = 0.6, E = 0.5 }
+approval_macro_sensitivity = 0.1
+term = 9
+rate_multiplier = 0.8
+max_per_loan = 2
+waive_penalty = true
+
+[holiday]
+eligible = ["dpd_1_30", "dpd_61_90"]
+months = 2
+take_up = 0.5
+max_per_loan = 2
+
+[settlement]
+min_bucket = "dpd_91_120"
+haircut = 0.35
+acceptance = 0.2
+channel = "mediation"
+mediation_fee = 0.07
+
+[legal]
+share = 0.7
+min_balance = 100.0
+filing_cost = 500.0
+lag_months = 3
+success = 0.6
+recovered_fraction = 0.4
+
+[early_warning]   # trigger 0: offers in about half the path-months
+trigger = 0.0
+tiers = ["C", "D", "E"]
+offer = "reinstalment"
+take_up = 0.3
+"""
 PATHS = 8
 SEED = 20240601
 ALWAYS = 2**32  # a threshold no 32-bit word reaches: the destination is always taken
@@ -72,14 +148,33 @@ def book() -> Book:
     return Book.from_portfolio(synthetic_portfolio(2000, seed=3))
 
 
-def tables_for(model: Model, scenario: str, policy: str, paths: range, horizon: int) -> Tables:
+@pytest.fixture(scope="module")
+def policies(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Policy]:
+    """Every policy of POLICIES by name: the shipped ones and ``every-lever``."""
+    path: Path = tmp_path_factory.mktemp("policies") / "every-lever.toml"
+    path.write_text(EVERY_LEVER, encoding="utf-8")
+    return {name: load_policy(path if name == "every-lever" else name) for name in POLICIES}
+
+
+def tables_for(
+    model: Model,
+    scenario: str,
+    policy: str | Policy,
+    paths: range,
+    horizon: int,
+    book: Book | None = None,
+) -> Tables:
+    """The tables of a block; the policy's levers are built for ``book`` (needed by a policy
+    with re-instalment)."""
+    policy = policy if isinstance(policy, Policy) else load_policy(policy)
     return build_tables(
         model,
         load_scenario(scenario),
-        load_policy(policy),
+        policy,
         seed=SEED,
         paths=paths,
         horizon=horizon,
+        levers=policy_levers(model, policy, book),
     )
 
 
@@ -123,16 +218,23 @@ def forced(tables: Tables, destination: dict[int, int]) -> np.ndarray:
 # --- the engines agree ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("horizon", [24, 36])
-@pytest.mark.parametrize("policy", POLICIES)
-@pytest.mark.parametrize("scenario", SCENARIOS)
-def test_numba_and_numpy_agree_exactly(model, book, scenario, policy, horizon) -> None:
-    tables = tables_for(model, scenario, policy, range(PATHS), horizon)
+AGREEMENT = [
+    *[(scenario, policy, 36) for policy in POLICIES for scenario in SCENARIOS],
+    *[(scenario, "standard", 24) for scenario in SCENARIOS],
+]
+
+
+@pytest.mark.parametrize(("scenario", "policy", "horizon"), AGREEMENT)
+def test_numba_and_numpy_agree_exactly(model, book, policies, scenario, policy, horizon) -> None:
+    tables = tables_for(model, scenario, policies[policy], range(PATHS), horizon, book)
     flows_nb, stocks_nb = simulate(kernel_numba, book, tables, chunks=3)
     flows_np, stocks_np = simulate(kernel_numpy, book, tables)
-    # Not a vacuous comparison: loans pay, prepay, roll, are charged off and recovered.
+    # Not a vacuous comparison: loans pay, prepay, roll, are charged off and recovered, and the
+    # policy's levers fire.
     for flow in (COLLECTED_PRINCIPAL, PREPAID_PRINCIPAL, CHARGEOFF_PRINCIPAL, RECOVERIES):
         assert flows_nb[..., flow].sum() > 0
+    for flow in LEVER_EVENTS.get(policy, []):
+        assert flows_nb[..., flow].sum() > 0, flow
     assert stocks_nb[..., M6, ACCOUNTS].sum() > 0
     np.testing.assert_array_equal(flows_np, flows_nb)
     np.testing.assert_array_equal(stocks_np, stocks_nb)
@@ -179,8 +281,9 @@ def test_paths_do_not_depend_on_the_block(engine, model, book) -> None:
 
 
 @pytest.mark.parametrize("policy", POLICIES)
-def test_principal_is_conserved_on_every_path(engine, model, book, policy) -> None:
-    flows, stocks = simulate(engine, book, tables_for(model, "severe", policy, range(PATHS), 36))
+def test_principal_is_conserved_on_every_path(engine, model, book, policies, policy) -> None:
+    tables = tables_for(model, "severe", policies[policy], range(PATHS), 36, book)
+    flows, stocks = simulate(engine, book, tables)
     total = flows.sum(axis=(1, 2))  # (B, F): whole horizon, all segments
     opening = book.principal.sum()
     closing = stocks[:, -1, :, :, BALANCE].sum(axis=(1, 2))  # (B,)
@@ -196,9 +299,9 @@ def test_principal_is_conserved_on_every_path(engine, model, book, policy) -> No
     assert (total[:, CHARGEOFF_PRINCIPAL] > 0).all()
 
     # Every loan is somewhere at the end of every month: in an active state, or it has entered
-    # paid_off or charged_off in that month or before.
+    # paid_off, charged_off or settled in that month or before.
     accounts = stocks[..., ACCOUNTS].sum(axis=2)  # (B, H, S)
-    entered = np.cumsum(accounts[..., [PAID_OFF, CHARGED_OFF]], axis=1).sum(axis=-1)
+    entered = np.cumsum(accounts[..., [PAID_OFF, CHARGED_OFF, SETTLED]], axis=1).sum(axis=-1)
     np.testing.assert_array_equal(accounts[..., ACTIVE].sum(axis=-1) + entered, len(book.segment))
     # Recovered cash and fees never exceed what was written off.
     recovered = total[:, RECOVERIES] + total[:, RECOVERY_FEES]

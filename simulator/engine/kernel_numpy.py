@@ -305,7 +305,9 @@ def run_block(book: Book, tables: Tables, flows: np.ndarray, stocks: np.ndarray)
 
                 # Re-instalment: an eligible bucket, below the cap, the borrower applies (word
                 # 1, by segment) and is approved (word 2). Otherwise a payment holiday: an
-                # eligible bucket, below the cap, taken up (word 3).
+                # eligible bucket, below the cap, taken up (word 3). (States are clipped to M6
+                # only to index the masks by state: charged-off and closed loans are not in
+                # ``delinquent``.)
                 reinstal = (
                     delinquent
                     & reinstal_eligible[state.clip(max=M6)]
@@ -410,7 +412,7 @@ def run_block(book: Book, tables: Tables, flows: np.ndarray, stocks: np.ndarray)
             # The row of (segment, tier, normal/restructured, state) on this path and month
             # holds cumulative thresholds, destinations worst first (charged_off, M6, ..., M1,
             # current); word 1 picks the first destination whose threshold exceeds it.
-            row = transition[t][segment, tier, matrix, state.clip(max=M6)]  # (N, 8)
+            row = transition[t][segment, tier, matrix, state.clip(max=M6)]  # (N, 8), as above
             paid = np.zeros(n, dtype=np.int64)  # instalments paid this month
             new_state = state.copy()
 

@@ -139,7 +139,7 @@ def policy_levers(model: Model, policy: Policy, book: Book | None) -> Levers:
             ew.offer if ew else None
         ],
         ew_take_up=int(thresholds(ew.take_up if ew else 0.0)),
-        ew_tier=np.array([bool(ew) and t.name in ew.tiers for t in model.tiers], np.int8),
+        ew_tier=np.array([ew is not None and t.name in ew.tiers for t in model.tiers], np.int8),
     )
 
 

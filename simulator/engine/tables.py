@@ -18,6 +18,7 @@ per loan and path.
 
 from __future__ import annotations
 
+import functools
 import zlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -186,6 +187,21 @@ def transition_thresholds(probits: np.ndarray, rho: np.ndarray, z: np.ndarray) -
     return out.reshape(z.shape + probits.shape[1:])
 
 
+def beta_quantiles(alpha: float, beta: float) -> np.ndarray:
+    """Beta(alpha, beta) quantiles at the midpoints of 2^QUANTILE_BITS equal steps.
+
+    The same for every block of a run and a few milliseconds of SciPy each time, so they are
+    computed once per (alpha, beta); each call gets its own copy.
+    """
+    return _beta_quantiles(float(alpha), float(beta)).copy()
+
+
+@functools.lru_cache(maxsize=16)
+def _beta_quantiles(alpha: float, beta: float) -> np.ndarray:
+    levels = (np.arange(2**QUANTILE_BITS) + 0.5) / 2**QUANTILE_BITS
+    return np.asarray(stats.beta.ppf(levels, alpha, beta), dtype=np.float64)
+
+
 # --- the tables of one run ------------------------------------------------------------------
 
 
@@ -238,7 +254,6 @@ def build_tables(
     rho = np.array([s.rho for s in model.segments])
     z = credit_cycle_index(model, scenario, seed, paths, horizon)
     recovery = model.recovery
-    levels = (np.arange(2**QUANTILE_BITS) + 0.5) / 2**QUANTILE_BITS
     return Tables(
         first_path=paths.start,
         z=z,
@@ -246,7 +261,7 @@ def build_tables(
         prepay=thresholds([s.prepayment for s in model.segments]),
         penalty_multiplier=model.penalty_multiplier,
         recovery_hazard=int(thresholds(recovery.monthly_hazard)),
-        recovery_quantiles=stats.beta.ppf(levels, recovery.fraction_alpha, recovery.fraction_beta),
+        recovery_quantiles=beta_quantiles(recovery.fraction_alpha, recovery.fraction_beta),
         agency_fee=recovery.agency_fee,
         recovery_window=recovery.window_months,
         key=seed_key(seed),

@@ -2,9 +2,8 @@
 
 Why a kernel: ``transition_thresholds`` evaluates Phi on a (paths, months, segments, tiers, 2,
 7, 8) array for every block of paths, serially between two calls of the engine. With SciPy's
-``ndtr`` over the whole array that took about a ninth of a run on two cores and kept the
-engine's threads waiting. Here it runs in parallel over path-months and computes only what
-differs:
+``ndtr`` over the whole array that took 46 ms of every 0.78 s block on two cores (6%, with one
+core idle); here it takes 12 ms, in parallel over path-months, computing only what differs:
 
 * half the cells are structural: C = 0 (a destination out of reach) or C = 1 (the last
   destination), probit -inf or +inf, so their threshold is 0 or 2^32 whatever Z is;
@@ -12,9 +11,11 @@ differs:
   and the threshold copied to every cell that has it.
 
 ``Phi(x) = erfc(-x / sqrt(2)) / 2`` keeps full relative accuracy in the lower tail (the rare
-destinations) and is within an ulp of SciPy's ``ndtr``; the argument is computed with the same
-floating-point operations as the NumPy expression it replaces. Thresholds are ``floor(Phi *
-2^32)``, exact in float64. Both engines read these integers, so they agree exactly.
+destinations) and differs from SciPy's ``ndtr`` by at most 2^-52; the argument is computed with
+the same floating-point operations as the NumPy expression it replaced. Thresholds are
+``floor(Phi * 2^32)``, exact in float64; over the five shipped scenarios, three policies, 256
+paths and 60 months, 6 in 387 million differ by one (a probability of 2^-32) from SciPy's.
+Both engines read these integers, so they agree exactly.
 """
 
 from __future__ import annotations

@@ -36,9 +36,6 @@ K = TypeVar("K")
 R = TypeVar("R")
 S = TypeVar("S")
 
-Task = Callable[[S, K, int], R]
-"""``task(shared, key, numba_threads) -> result``: one block, run on a worker."""
-
 RESCATTER_ATTEMPTS = 3
 """How many times the shared inputs are sent again when every copy of them was lost."""
 
@@ -56,7 +53,7 @@ def run_blocks(
     threads: int | None = None,
     label: Callable[[K], str] = str,
 ) -> None:
-    """Run ``task(shared, key, threads)`` for every key on the cluster of ``client``.
+    """Run ``task(shared, key, numba_threads) -> result`` for every key on ``client``'s cluster.
 
     ``on_result(key, result)`` is called in this process as each task finishes (in completion
     order). ``threads``: Numba threads per task; None shares each host's cores among the worker
@@ -64,7 +61,7 @@ def run_blocks(
     """
     if not keys:
         return
-    from distributed import as_completed
+    from distributed import CancelledError, as_completed
 
     from simulator import __version__
 
@@ -91,9 +88,10 @@ def run_blocks(
         }
         try:
             for future in as_completed(list(pending)):
-                if future.status == "cancelled":
-                    continue  # its shared inputs were lost: submitted again below
-                result = future.result()  # raises the task's own error, if any
+                try:
+                    result = future.result()  # raises the task's own error, if any
+                except CancelledError:
+                    continue  # its shared inputs were lost with the workers: submitted again
                 on_result(pending.pop(future), result)
                 future.release()  # a finished block is not recomputed if its worker dies
         finally:
@@ -156,7 +154,8 @@ def cluster_client(
     """A client of a new ``LocalCluster`` of ``workers`` processes (loopback only, one thread
     each), or of the existing cluster whose scheduler is at ``scheduler``; closed on exit.
 
-    ``say`` is told the cluster's address and dashboard.
+    ``say`` is told the cluster's address and dashboard. ``dashboard=False`` serves the new
+    cluster's dashboard on any free port and does not tell (for tests and benchmarks).
     """
     from distributed import Client, LocalCluster
 
@@ -181,7 +180,8 @@ def cluster_client(
         "threads_per_worker": 1,
         "processes": True,
         "host": "127.0.0.1",
-        "dashboard_address": "127.0.0.1:8787" if dashboard else None,
+        # Dask's usual port (or a free one if it is taken)
+        "dashboard_address": "127.0.0.1:8787" if dashboard else "127.0.0.1:0",
     }
     with LocalCluster(**cluster_options) as cluster, Client(cluster) as client:
         if dashboard:

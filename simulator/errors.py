@@ -18,3 +18,7 @@ class InputError(ValueError):
         self.source = None if source is None else str(source)
         self.message = message
         super().__init__(message if source is None else f"{self.source}: {message}")
+
+    def __reduce__(self) -> tuple[type[InputError], tuple[str | None, str]]:
+        # pickled with both arguments, so that an error raised on a Dask worker reaches the client
+        return type(self), (self.source, self.message)

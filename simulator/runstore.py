@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from simulator.inputs.policy import Policy
     from simulator.inputs.scenario import Scenario
     from simulator.inputs.treasury import Treasury
-    from simulator.simulate import BlockKey, BlockResult
+    from simulator.run import BlockKey, BlockResult
 
 log = logging.getLogger(__name__)
 
@@ -199,7 +199,7 @@ class RunStore:
     ) -> dict[BlockKey, BlockResult]:
         """The saved blocks among ``keys`` that can be read and ``fits`` accepts; a file that
         cannot is logged and left to be computed again."""
-        from simulator.simulate import BlockResult
+        from simulator.run import BlockResult
 
         out = {}
         saved = self.finished()

@@ -19,9 +19,9 @@ import pytest
 import xarray as xr
 from distributed import Client, LocalCluster
 
-from simulator import synthetic_portfolio
+from simulator import InputError, synthetic_portfolio
 from simulator.runstore import MANIFEST
-from simulator.simulate import BLOCK_PATHS, simulate
+from simulator.run import BLOCK_PATHS, simulate
 
 SCENARIOS = ["baseline", "severe"]
 POLICIES = ["standard", "harsh-collections"]
@@ -38,14 +38,14 @@ def same(a: xr.Dataset, b: xr.Dataset) -> None:
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[Client]:
-    """Two worker processes with one thread each, on 127.0.0.1, no dashboard."""
+    """Two worker processes with one thread each, on 127.0.0.1."""
     with (
         LocalCluster(
             n_workers=2,
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
-            dashboard_address=None,
+            dashboard_address="127.0.0.1:0",  # a free port: tests may run side by side
         ) as cluster,
         Client(cluster) as client,
     ):
@@ -71,6 +71,12 @@ def test_two_workers_give_the_in_process_dataset(client: Client, book, reference
     ds = run(book, client=client, block_paths=5, progress=lambda d, t: seen.append((d, t)))
     same(reference, ds)
     assert seen == [(d, 12) for d in range(1, 13)]  # 2 scenarios x 2 policies x 3 blocks
+
+
+def test_a_bad_input_found_on_a_worker_is_the_same_input_error(client: Client, book) -> None:
+    """Errors raised in a task travel back whole (InputError pickles with its arguments)."""
+    with pytest.raises(InputError, match="threads must be from 1 to"):
+        run(book, client=client, threads=10_000)
 
 
 def test_one_worker_from_the_cli_writes_the_in_process_file(cli, tmp_path: Path) -> None:

@@ -211,10 +211,10 @@ def main() -> None:
     "--resume",
     is_flag=True,
     help="Reuse the finished blocks of an interrupted run with the same --out and the same "
-    "inputs (refused if the inputs changed). With --out, finished blocks are kept in "
-    "OUT.blocks/ until the output is written.",
+    "inputs (refused if the inputs changed); needs --out. With --out, finished blocks are "
+    "kept in OUT.blocks/ until the output is written.",
 )
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--quiet", is_flag=True, help="No progress bar (nor the Dask dashboard address).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @debug_option
 def run(
@@ -236,7 +236,7 @@ def run(
     tasks on a Dask cluster, with the same results bit for bit.
     """
     from simulator.metrics import summarize
-    from simulator.simulate import BLOCK_PATHS, DEFAULT_SCENARIOS, simulate
+    from simulator.run import BLOCK_PATHS, DEFAULT_SCENARIOS, simulate
 
     if portfolio_path is not None and synthetic is not None:
         raise click.UsageError("use either --portfolio or --synthetic, not both")
@@ -257,15 +257,24 @@ def run(
                 cluster_client(workers=workers, scheduler=scheduler, say=say)
             )
         progress = stack.enter_context(_progress(enabled=not (quiet or as_json)))
-        ds = simulate(
-            portfolio_path if portfolio_path is not None else synthetic,
-            list(scenarios) or list(DEFAULT_SCENARIOS),
-            list(policies) or ["standard"],
-            model=model, treasury=treasury, paths=paths, horizon=horizon, seed=seed,
-            engine=engine, threads=threads, block_paths=block_paths or BLOCK_PATHS,
-            progress=progress,
-            client=client, run_dir=run_dir, resume=resume,
-        )  # fmt: skip
+        try:
+            ds = simulate(
+                portfolio_path if portfolio_path is not None else synthetic,
+                list(scenarios) or list(DEFAULT_SCENARIOS),
+                list(policies) or ["standard"],
+                model=model, treasury=treasury, paths=paths, horizon=horizon, seed=seed,
+                engine=engine, threads=threads, block_paths=block_paths or BLOCK_PATHS,
+                progress=progress, client=client, run_dir=run_dir, resume=resume,
+            )  # fmt: skip
+        except (Exception, KeyboardInterrupt) as err:
+            saved = [] if run_dir is None or not run_dir.is_dir() else list(run_dir.glob("*.npz"))
+            if saved and not isinstance(err, InputError):
+                click.echo(
+                    f"{len(saved)} finished blocks are kept in {run_dir}: run the same command "
+                    "with --resume to compute only the others",
+                    err=True,
+                )
+            raise
     summary = summarize(ds, levels=(0.99,))
     rows: list[dict[str, Any]] = [
         {
@@ -529,3 +538,69 @@ def write_atomically(out: Path, write: Callable[[str], None]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+# --- report -------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("results", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the report: a .html file.",
+)
+@click.option(
+    "--format",
+    "figure_format",
+    type=click.Choice(["png"]),
+    help="Also write every figure as a file of this format, in OUT_figures/ beside the report.",
+)
+@click.option(
+    "--baseline",
+    metavar="POLICY",
+    help="The policy the others are compared with (default: standard if present, else the first).",
+)
+@debug_option
+def report(results: Path, out: Path, figure_format: str | None, baseline: str | None) -> None:
+    """Write a self-contained HTML report of RESULTS (a NetCDF file from `run --out`).
+
+    Per scenario: the loss-rate distribution with EL, VaR and ES; the liquidity-buffer fan chart
+    with the shortfall probability; delinquency by state over time; the policy comparison with
+    paired intervals; the tables behind each figure; and the provenance of the run. Figures are
+    inline images: the file reads offline and can be sent as it is.
+    """
+    import xarray as xr
+
+    from simulator.report import check_results, render_report
+
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise InputError(out, "expected an output path ending in .html")
+    try:
+        with xr.open_dataset(results, engine="h5netcdf") as opened:
+            ds = opened.load()
+    except Exception as err:
+        raise InputError(
+            results, f"cannot read it as a results file of `stress-sim run --out` (NetCDF): {err}"
+        ) from None
+    check_results(ds, results)
+    ds.attrs["results_file"] = str(results)
+    figures: dict[str, bytes] | None = {} if figure_format else None
+    page = render_report(ds, baseline=baseline, figures=figures)
+
+    def write_page(tmp: str) -> None:
+        Path(tmp).write_text(page, encoding="utf-8")
+
+    write_atomically(out, write_page)
+    click.echo(f"report written to {out}")
+    if figures:
+        folder = out.with_name(f"{out.stem}_figures")
+        for name, png in figures.items():
+
+            def write_png(tmp: str, png: bytes = png) -> None:
+                Path(tmp).write_bytes(png)
+
+            write_atomically(folder / name, write_png)
+        click.echo(f"{len(figures)} figures written to {folder}/")

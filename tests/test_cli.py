@@ -75,6 +75,21 @@ def test_version(cli):
     assert result.output.strip() == f"stress-sim, version {declared}"
 
 
+def test_public_api_of_spec_7_imports_without_compiling():
+    """SPEC 7's functions import from the package; the engines load only when a run needs them."""
+    probe = (
+        "import sys, simulator\n"
+        "heavy = {'numba', 'xarray'} & set(sys.modules)\n"
+        "from simulator import (load_portfolio, load_scenario, load_policy, load_model,\n"
+        "    load_treasury, simulate, summarize, compare)\n"
+        "assert callable(simulate) and callable(summarize) and callable(compare), simulate\n"
+        "print(sorted(heavy))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
 def test_no_command_prints_usage(cli):
     result = cli()
     assert "Usage: " in result.output

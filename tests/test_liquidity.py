@@ -9,7 +9,7 @@ import pytest
 
 from simulator.inputs.treasury import load_treasury
 from simulator.liquidity import INFLOWS, amount_fen, waterfall
-from simulator.simulate import simulate
+from simulator.run import simulate
 
 TREASURY = """
 description = "hand case"

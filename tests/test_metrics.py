@@ -11,7 +11,7 @@ import xarray as xr
 from scipy import stats
 
 from simulator.metrics import compare, summarize, tail_estimates
-from simulator.simulate import simulate
+from simulator.run import simulate
 
 
 def coverage_floor(confidence: float, reps: int) -> float:

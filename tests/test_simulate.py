@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from simulator import synthetic_portfolio, variables
 from simulator.cli import main
 from simulator.metrics import tail_estimates
-from simulator.simulate import simulate
+from simulator.run import simulate
 
 MONEY = [name for name, v in variables.registered().items() if v.units == "CNY"]
 

@@ -20,7 +20,7 @@ from scipy import stats
 
 from simulator import load_model, load_scenario
 from simulator.inputs.portfolio import Portfolio
-from simulator.simulate import simulate
+from simulator.run import simulate
 from simulator.states import ACTIVE_STATES, DESTINATIONS, STATES
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"

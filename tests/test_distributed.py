@@ -20,8 +20,8 @@ import xarray as xr
 from distributed import Client, LocalCluster
 
 from simulator import InputError, synthetic_portfolio
-from simulator.runstore import MANIFEST
 from simulator.run import BLOCK_PATHS, simulate
+from simulator.runstore import MANIFEST
 
 SCENARIOS = ["baseline", "severe"]
 POLICIES = ["standard", "harsh-collections"]

@@ -31,6 +31,10 @@ STANDARD = "standard"
 RICH = "every-lever"
 """The policy-rich run: ``benchmarks/every-lever.toml``, every lever of the shipped policies."""
 RICH_POLICY_FILE = Path(__file__).with_name("every-lever.toml")
+TREASURY = "run-off"
+"""The engine benchmarks simulate the book alone (no new lending), so that nominal
+borrower-months count the loans simulated; ``engine.NewLending`` measures what the default
+treasury's new-loan cohorts add."""
 ALL_THREADS: int = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]
 """All the threads Numba may use here (the machine's cores unless NUMBA_NUM_THREADS says)."""
 
@@ -98,6 +102,7 @@ def warm_up() -> None:
             [scenario()],
             [policy(STANDARD), policy(RICH)],
             model=model(),
+            treasury=TREASURY,
             paths=2,
             horizon=3,
             engine=engine,

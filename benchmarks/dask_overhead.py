@@ -33,7 +33,8 @@ from simulator.run import simulate
 
 def _run(book: Any, paths: int, horizon: int, client: Any = None) -> float:
     start = time.perf_counter()
-    simulate(book, ["adverse"], ["standard"], paths=paths, horizon=horizon, seed=1, client=client)
+    simulate(book, ["adverse"], ["standard"], treasury="run-off", paths=paths, horizon=horizon,
+             seed=1, client=client)  # fmt: skip
     return time.perf_counter() - start
 
 

@@ -33,6 +33,7 @@ def recorded_run(
             [common.scenario(name) for name in names],
             [common.policy(common.STANDARD)],
             model=common.model(),
+            treasury=common.TREASURY,
             paths=paths,
             horizon=months,
         )

@@ -41,6 +41,7 @@ class Throughput:
             [common.scenario()],
             [common.policy(common.STANDARD)],
             model=common.model(),
+            treasury=common.TREASURY,
             paths=paths,
             horizon=months,
         )
@@ -68,6 +69,7 @@ class Target:
             [common.scenario()],
             [common.policy(common.STANDARD)],
             model=common.model(),
+            treasury=common.TREASURY,
             paths=paths,
             horizon=self.months,
         )
@@ -92,6 +94,32 @@ class Policies:
             [common.scenario()],
             [common.policy(policy)],
             model=common.model(),
+            treasury=common.TREASURY,
+            paths=paths,
+            horizon=24,
+        )
+
+
+class NewLending:
+    """The book alone (``run-off``) against the default treasury, whose new-lending plan (8% of
+    the opening book a month, throttled by Z) adds new-loan cohorts that are simulated too."""
+
+    params = (("run-off", "default"), (100_000,), (64,))
+    param_names = ("treasury", "loans", "paths")
+    smoke_params = (("run-off", "default"), (300,), (2,))
+    warmup_time = 0.0
+
+    def setup(self, treasury: str, loans: int, paths: int) -> None:
+        common.warm_up()
+        self.book = common.book(loans)
+
+    def time_simulate(self, treasury: str, loans: int, paths: int) -> None:
+        simulate(
+            self.book,
+            [common.scenario()],
+            [common.policy(common.STANDARD)],
+            model=common.model(),
+            treasury=treasury,
             paths=paths,
             horizon=24,
         )
@@ -115,6 +143,7 @@ class Threads:
             [common.scenario()],
             [common.policy(common.STANDARD)],
             model=common.model(),
+            treasury=common.TREASURY,
             paths=paths,
             horizon=24,
             threads=threads,

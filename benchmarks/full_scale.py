@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     ds = simulate(
         args.loans,
         DEFAULT_SCENARIOS,
+        treasury="run-off",  # the book alone: nominal borrower-months are the loans simulated
         paths=args.paths,
         horizon=args.months,
         threads=args.threads,

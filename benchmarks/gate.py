@@ -163,6 +163,7 @@ def _simulate(sizes: Sizes, policy: str, threads: int | None) -> Callable[[], ob
         [scenario],
         [common.policy(policy)],
         model=model,
+        treasury=common.TREASURY,
         paths=sizes.paths,
         horizon=sizes.months,
         threads=threads,

@@ -29,6 +29,7 @@ class LargeRun:
             [common.scenario(name) for name in DEFAULT_SCENARIOS],
             [common.policy(common.STANDARD)],
             model=common.model(),
+            treasury=common.TREASURY,
             paths=paths,
             horizon=months,
         )

@@ -48,6 +48,7 @@ class Dask:
             [common.scenario()],
             [common.policy(common.STANDARD)],
             model=common.model(),
+            treasury=common.TREASURY,
             paths=paths,
             horizon=24,
             client=self.client,

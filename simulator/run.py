@@ -35,6 +35,7 @@ from simulator.inputs.treasury import Treasury, load_treasury
 if TYPE_CHECKING:
     from distributed import Client
 
+    from simulator.engine.cohorts import Pool
     from simulator.engine.levers import Levers
     from simulator.engine.tables import Book
 
@@ -57,7 +58,8 @@ BlockKey = tuple[int, int, int]
 class RunInputs:
     """What every block of a run reads: validated inputs, picklable, sent once to each worker."""
 
-    book: Book
+    book: Book  # the opening book and the candidate new loans
+    pool: Pool
     model: Model
     scenarios: tuple[Scenario, ...]
     policies: tuple[Policy, ...]
@@ -97,6 +99,7 @@ def simulate_block(
         horizon=inputs.horizon,
         probits=inputs.probits[policy],
         levers=inputs.levers[policy],
+        pool=inputs.pool,
     )
     G, S, H = len(inputs.model.segments), len(STATES), inputs.horizon
     flows = np.zeros((chunks, len(paths), H, G, N_FLOWS), np.int64)
@@ -143,6 +146,7 @@ def simulate(
     """
     from simulator import __version__
     from simulator.aggregate import RunTotals, build_dataset, segment_principal
+    from simulator.engine.cohorts import new_lending_pool
     from simulator.engine.layout import N_FLOWS, N_STOCKS
     from simulator.engine.levers import policy_levers
     from simulator.engine.tables import Book, base_probits
@@ -175,9 +179,14 @@ def simulate(
         raise InputError(None, f"horizon must be from 1 to {MAX_HORIZON} months, got {horizon}")
     start = _common_start(scenario_list)
 
-    kernel_book = Book.from_portfolio(book)
+    opening_by_segment = segment_principal(book)
+    pool = new_lending_pool(
+        book, treasury, horizon, seed, opening_by_segment / max(opening_by_segment.sum(), 1)
+    )
+    kernel_book = Book.from_portfolio(book, pool)
     inputs = RunInputs(
         book=kernel_book,
+        pool=pool,
         model=model,
         scenarios=tuple(scenario_list),
         policies=tuple(policy_list),
@@ -316,7 +325,7 @@ def simulate(
         policies=[p.name for p in policy_list],
         segments=model.segment_names,
         start=pd.Timestamp(start),
-        segment_opening_fen=segment_principal(book),
+        segment_opening_fen=opening_by_segment,
         treasury=treasury,
         spreads={s.name: funding_spread(s, horizon) for s in scenario_list},
         attrs=attrs,

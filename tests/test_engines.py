@@ -202,6 +202,9 @@ def one_loan_book(
         instalment=annuity_fen(np.array([principal]), np.array([annual_rate]), np.array([term])),
         state=np.array([CURRENT], dtype=np.int8),
         restructured=np.array([0], dtype=np.int32),
+        start=np.array([-1], dtype=np.int32),
+        rank=np.array([0], dtype=np.int32),
+        opening_loans=1,
     )
 
 

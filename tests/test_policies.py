@@ -146,6 +146,9 @@ def book_of(*loans: Loan) -> Book:
         instalment=instalment,
         state=np.array([loan.state for loan in loans], dtype=np.int8),
         restructured=np.zeros(len(loans), dtype=np.int32),
+        start=np.full(len(loans), -1, dtype=np.int32),
+        rank=np.zeros(len(loans), dtype=np.int32),
+        opening_loans=len(loans),
     )
 
 

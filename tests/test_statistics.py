@@ -115,6 +115,7 @@ def test_one_month_transition_frequencies_match_the_base_matrix(
         book,
         [load_scenario(flat_scenario(tmp_path, phi=0.5, sigma=1.0))],
         model=model,
+        treasury="run-off",  # the book alone: no new loans in the frequencies or the loss
         paths=paths,
         horizon=1,
         seed=11,
@@ -170,6 +171,7 @@ def test_vasicek_limit_loss_quantiles_match_the_closed_form(tmp_path: Path, engi
         book,
         [load_scenario(flat_scenario(tmp_path, phi=0.0, sigma=1.0))],
         model=model,
+        treasury="run-off",  # the book alone: no new loans in the frequencies or the loss
         paths=paths,
         horizon=1,
         seed=5,

@@ -5,6 +5,9 @@ chunks, one ``prange`` iteration each; a chunk adds into its own slice of the in
 accumulators, so there are no races and, sums of int64 being exact, the totals are identical
 whatever the number of chunks or threads. One loan's path is simulated month by month in local
 variables: no per-loan history is stored. A closed loan stops costing anything at once.
+Candidate new loans (``engine.cohorts``) follow the opening book in the loan arrays; each chunk
+takes its share of both, and a candidate runs from the month after its origination on the paths
+where it is originated.
 
 Randomness: a borrower-month reads the four words of one Philox4x32-10 call whose counter is
 (loan, path, month << 4 | purpose, scenario stream), a pure function of those: a borrower's
@@ -41,6 +44,7 @@ from simulator.engine.layout import (
     LEGAL_COST,
     MEDIATION_FEE,
     NEW_SERIOUS_DELINQUENCIES,
+    ORIGINATED_PRINCIPAL,
     PREPAID_PRINCIPAL,
     PURPOSE_BORROWER,
     PURPOSE_LEGAL,
@@ -101,11 +105,11 @@ def simulate_loan(
     transition, prepay, penalty_multiplier,
     recovery_hazard, recovery_quantiles, agency_fee, recovery_window,
     levers, approve, early_warning,
-    key0, key1, stream, path, flows, stocks,
+    key0, key1, stream, path, first_month, flows, stocks,
 ):  # fmt: skip
-    """One loan along one path. Slices of this path: ``transition`` (H, G, T, 2, 7, 8),
-    ``approve`` (H, G, T), ``early_warning`` (H, G), ``flows`` (H, G, F), ``stocks``
-    (H, G, S, 2)."""
+    """One loan along one path from month index ``first_month``. Slices of this path:
+    ``transition`` (H, G, T, 2, 7, 8), ``approve`` (H, G, T), ``early_warning`` (H, G),
+    ``flows`` (H, G, F), ``stocks`` (H, G, S, 2)."""
     accrued = np.int64(0)  # interest due and unpaid, penalty interest included
     penalty = np.int64(0)  # the penalty part of it (waivable on re-instalment)
     rate = monthly_rate
@@ -119,7 +123,7 @@ def simulate_loan(
     legal_left = -1  # months to judgement when the loan is in the legal channel
     quantile_shift = 32 - int(np.log2(len(recovery_quantiles)))
     offers = makes_offers(levers)
-    for t in range(transition.shape[0]):
+    for t in range(first_month, transition.shape[0]):
         # --- 5. charged-off loans: recovery, by the legal or the agency channel -------------
         if state == CHARGED_OFF:
             if legal_left >= 0:
@@ -311,40 +315,62 @@ def simulate_loan(
 
 @parallel_jit
 def _run_block(
-    segment, tier, principal, monthly_rate, term, instalment, state, restructured,
-    chunk_bounds, first_path, transition, prepay, penalty_multiplier,
+    segment, tier, principal, monthly_rate, term, instalment, state, restructured, start, rank,
+    book_bounds, pool_bounds, first_path, transition, prepay, penalty_multiplier,
     recovery_hazard, recovery_quantiles, agency_fee, recovery_window,
-    levers, approve, early_warning, key0, key1, stream, flows, stocks,
+    levers, approve, early_warning, originations, key0, key1, stream, flows, stocks,
 ):  # fmt: skip
-    for chunk in prange(len(chunk_bounds) - 1):
+    for chunk in prange(len(book_bounds) - 1):
         for b in range(transition.shape[0]):
             path = first_path + b
-            for loan in range(chunk_bounds[chunk], chunk_bounds[chunk + 1]):
+            for loan in range(book_bounds[chunk], book_bounds[chunk + 1]):
                 simulate_loan(
                     loan, segment[loan], tier[loan], principal[loan], monthly_rate[loan],
                     term[loan], instalment[loan], state[loan], restructured[loan],
                     transition[b], prepay, penalty_multiplier,
                     recovery_hazard, recovery_quantiles, agency_fee, recovery_window,
                     levers, approve[b], early_warning[b],
-                    key0, key1, stream, path, flows[chunk, b], stocks[chunk, b],
+                    key0, key1, stream, path, 0, flows[chunk, b], stocks[chunk, b],
+                )  # fmt: skip
+            # New loans: a candidate exists on this path if its rank is among the month's
+            # originations; it is on the book, current, at the end of its start month.
+            for loan in range(pool_bounds[chunk], pool_bounds[chunk + 1]):
+                t0 = start[loan]
+                if rank[loan] >= originations[b, t0]:
+                    continue
+                g = segment[loan]
+                flows[chunk, b, t0, g, ORIGINATED_PRINCIPAL] += principal[loan]
+                stocks[chunk, b, t0, g, CURRENT, BALANCE] += principal[loan]
+                stocks[chunk, b, t0, g, CURRENT, ACCOUNTS] += 1
+                simulate_loan(
+                    loan, g, tier[loan], principal[loan], monthly_rate[loan],
+                    term[loan], instalment[loan], state[loan], restructured[loan],
+                    transition[b], prepay, penalty_multiplier,
+                    recovery_hazard, recovery_quantiles, agency_fee, recovery_window,
+                    levers, approve[b], early_warning[b],
+                    key0, key1, stream, path, t0 + 1, flows[chunk, b], stocks[chunk, b],
                 )  # fmt: skip
 
 
 def run_block(book: Book, tables: Tables, flows: np.ndarray, stocks: np.ndarray) -> None:
     """Add one block of paths into ``flows`` (C, B, H, G, F) and ``stocks`` (C, B, H, G, S, 2).
 
-    The number of chunks C is ``flows.shape[0]``; loans are split evenly among them.
+    The number of chunks C is ``flows.shape[0]``; the opening loans and the candidate new loans
+    are each split evenly among them.
     """
     levers: Levers = tables.levers
     if levers.reinstal_cap > 0 and len(levers.reinstal_factor) != len(book.principal):
         raise ValueError("the levers were built for another book")
-    chunk_bounds = np.linspace(0, len(book.principal), flows.shape[0] + 1).astype(np.int64)
+    chunks = flows.shape[0]
+    n, opening = len(book.principal), book.opening_loans
+    book_bounds = np.linspace(0, opening, chunks + 1).astype(np.int64)
+    pool_bounds = np.linspace(opening, n, chunks + 1).astype(np.int64)
     _run_block(
         book.segment, book.tier, book.principal, book.monthly_rate, book.remaining_term,
-        book.instalment, book.state, book.restructured,
-        chunk_bounds, tables.first_path, tables.transition, tables.prepay,
+        book.instalment, book.state, book.restructured, book.start, book.rank,
+        book_bounds, pool_bounds, tables.first_path, tables.transition, tables.prepay,
         tables.penalty_multiplier, tables.recovery_hazard, tables.recovery_quantiles,
         tables.agency_fee, tables.recovery_window,
         levers, tables.path_levers.reinstal_approve, tables.path_levers.ew_active,
-        tables.key[0], tables.key[1], tables.stream, flows, stocks,
+        tables.originations, tables.key[0], tables.key[1], tables.stream, flows, stocks,
     )  # fmt: skip

@@ -15,7 +15,9 @@ recovery is over simply drops out of every later mask. Loan state lives in one a
 variable (state, principal, accrued interest, remaining term, instalment, ...), reset from the
 book at the start of each path. Within a month every mask is taken from the loans' state at the
 point of the month where the Numba kernel tests it, so that each loan goes through exactly the
-same sequence of events in both engines.
+same sequence of events in both engines. Candidate new loans (``engine.cohorts``) are in the
+arrays from the start but closed; the ones originated on the path open at the end of their start
+month.
 
 Exactness: money is int64 fen. Interest, settlement cash, fees, new instalments and recovered
 amounts are computed in float64 with exactly the Numba kernel's expressions (for instance
@@ -67,6 +69,7 @@ from simulator.engine.layout import (
     LEGAL_COST,
     MEDIATION_FEE,
     NEW_SERIOUS_DELINQUENCIES,
+    ORIGINATED_PRINCIPAL,
     PREPAID_PRINCIPAL,
     PURPOSE_BORROWER,
     PURPOSE_LEGAL,
@@ -233,7 +236,10 @@ def run_block(book: Book, tables: Tables, flows: np.ndarray, stocks: np.ndarray)
         chargeoff_balance = np.zeros(n, dtype=np.int64)  # principal + interest written off
         months_charged_off = np.zeros(n, dtype=np.int64)  # months of agency work so far
         legal_left = np.full(n, -1, dtype=np.int64)  # months to judgement (-1: not in court)
-        open_ = np.ones(n, dtype=bool)  # False once closed or once recovery is over
+        # Open: on the book or in recovery. Candidate new loans open once originated.
+        open_ = book.start < 0
+        # A candidate is originated on this path if its rank is among its month's originations.
+        originated = ~open_ & (book.rank < tables.originations[b][book.start])
 
         for t in range(tables.horizon):
             month = MonthTotals(month_flows[t], month_stocks[t], segment)
@@ -495,3 +501,10 @@ def run_block(book: Book, tables: Tables, flows: np.ndarray, stocks: np.ndarray)
             month.add(NEW_SERIOUS_DELINQUENCIES, newly_serious)
             serious |= newly_serious
             month.end_of_month(still_active, state, principal)
+
+            # --- new loans originated this month: on the book, current, at the end of the
+            # month; their first instalment falls due next month.
+            born = originated & (book.start == t)
+            month.add(ORIGINATED_PRINCIPAL, born, principal)
+            month.end_of_month(born, state, principal)
+            open_ |= born

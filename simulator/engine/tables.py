@@ -36,6 +36,7 @@ from simulator.rng import philox4x32_10_numpy, uniform53_numpy
 from simulator.states import ACTIVE_STATES, CHARGED_OFF, CURRENT, M1
 
 if TYPE_CHECKING:
+    from simulator.engine.cohorts import Pool
     from simulator.engine.levers import Levers, PathLevers
 
 TWO_32 = 2.0**32
@@ -222,6 +223,7 @@ class Tables:
     stream: int
     levers: Levers
     path_levers: PathLevers
+    originations: np.ndarray  # (B, H) int64: new loans originated per path and month
 
     @property
     def paths(self) -> int:
@@ -242,9 +244,12 @@ def build_tables(
     horizon: int,
     probits: np.ndarray | None = None,
     levers: Levers | None = None,
+    pool: Pool | None = None,
 ) -> Tables:
     """The tables for one block of paths (``probits`` and ``levers`` may be passed in when
-    reused; ``levers`` must be, for a policy with re-instalment, as they depend on the book)."""
+    reused; ``levers`` must be, for a policy with re-instalment, as they depend on the book).
+
+    ``pool``: the candidate new loans of the book the kernel will run (none if omitted)."""
     from simulator.engine.levers import path_levers, policy_levers
 
     if probits is None:
@@ -268,12 +273,14 @@ def build_tables(
         stream=scenario_stream(scenario.name),
         levers=levers,
         path_levers=path_levers(model, policy, z),
+        originations=(np.zeros(z.shape[:2], np.int64) if pool is None else pool.originations(z)),
     )
 
 
 @dataclass(frozen=True)
 class Book:
-    """The loan arrays a kernel reads (contiguous, fixed dtypes)."""
+    """The loan arrays a kernel reads (contiguous, fixed dtypes): the opening book, then the
+    candidate new loans of :mod:`~simulator.engine.cohorts` (``start >= 0``)."""
 
     segment: np.ndarray  # int8
     tier: np.ndarray  # int8
@@ -283,19 +290,37 @@ class Book:
     instalment: np.ndarray  # int64 fen
     state: np.ndarray  # int8: current or bucket
     restructured: np.ndarray  # int32
+    start: np.ndarray  # int32: -1 on the opening book, else the month index of origination
+    rank: np.ndarray  # int32: a candidate's rank within its month (0 on the opening book)
+    opening_loans: int  # the first ``opening_loans`` loans are the opening book
 
     @classmethod
-    def from_portfolio(cls, portfolio: Portfolio) -> Book:
-        def c(a: np.ndarray, dtype: type) -> np.ndarray:
-            return np.ascontiguousarray(a, dtype=dtype)
+    def from_portfolio(cls, portfolio: Portfolio, pool: Pool | None = None) -> Book:
+        """The book's loans, followed by ``pool``'s candidate new loans if given."""
 
+        def c(*parts: np.ndarray, dtype: type) -> np.ndarray:
+            return np.ascontiguousarray(np.concatenate(parts), dtype=dtype)
+
+        n = len(portfolio)
+        if pool is None:
+            new = np.zeros(0, np.int64)
+            start, rank = np.zeros(0, np.int32), np.zeros(0, np.int32)
+            term, instalment = np.zeros(0, np.int32), np.zeros(0, np.int64)
+        else:
+            new, start, rank = pool.template, pool.start, pool.rank
+            term, instalment = pool.remaining_term, pool.instalment
         return cls(
-            segment=c(portfolio.segment, np.int8),
-            tier=c(portfolio.tier, np.int8),
-            principal=c(portfolio.principal, np.int64),
-            monthly_rate=c(portfolio.annual_rate / 12.0, np.float64),
-            remaining_term=c(portfolio.remaining_term, np.int32),
-            instalment=c(portfolio.instalment, np.int64),
-            state=c(portfolio.state, np.int8),
-            restructured=c(portfolio.restructured, np.int32),
+            segment=c(portfolio.segment, portfolio.segment[new], dtype=np.int8),
+            tier=c(portfolio.tier, portfolio.tier[new], dtype=np.int8),
+            principal=c(portfolio.principal, portfolio.principal[new], dtype=np.int64),
+            monthly_rate=c(
+                portfolio.annual_rate / 12.0, portfolio.annual_rate[new] / 12.0, dtype=np.float64
+            ),
+            remaining_term=c(portfolio.remaining_term, term, dtype=np.int32),
+            instalment=c(portfolio.instalment, instalment, dtype=np.int64),
+            state=c(portfolio.state, np.full(len(new), CURRENT), dtype=np.int8),
+            restructured=c(portfolio.restructured, np.zeros(len(new)), dtype=np.int32),
+            start=c(np.full(n, -1), start, dtype=np.int32),
+            rank=c(np.zeros(n), rank, dtype=np.int32),
+            opening_loans=n,
         )

@@ -103,6 +103,7 @@ def summarize(
             ).assign_coords(survival_month=np.arange(1, horizon + 2)),
             "median_survival": survival.median(PATH),
             "shortfall_within_12": (survival <= 12).mean(PATH),
+            "shortfall_within_horizon": (survival <= horizon).mean(PATH),
             "delinquency_balance": ds["balance"].mean(PATH),
             "segment_delinquency_balance": ds["segment_balance"].mean(PATH),
         }
@@ -127,6 +128,8 @@ def summarize(
                                   "each month (horizon + 1: never)"),
         "median_survival": ("month", "median survival horizon"),
         "shortfall_within_12": ("1", "probability of a liquidity shortfall within 12 months"),
+        "shortfall_within_horizon": ("1", "probability of a liquidity shortfall within the "
+                                     "horizon"),
         "delinquency_balance": ("CNY", "mean principal by state and month"),
         "segment_delinquency_balance": ("CNY", "mean principal by segment, state and month"),
     }  # fmt: skip
@@ -171,7 +174,8 @@ def compare(
     the policy does better, and the standard errors of the paired and of an unpaired comparison
     (their ratio is the variance reduction that common random numbers bring). For ES at
     ``level``: the difference of the ES estimates with a paired bootstrap interval (paths
-    resampled jointly for both policies; ``resamples`` draws from ``seed``).
+    resampled jointly for both policies; ``resamples`` draws from ``seed``), and the share of
+    bootstrap draws in which the policy's ES is the lower.
     """
     if baseline not in ds[POLICY].values:
         known = ", ".join(map(str, ds[POLICY].values))
@@ -198,18 +202,19 @@ def compare(
         out[f"{measure}_diff_se"] = se
         out[f"{measure}_unpaired_se"] = unpaired
         out[f"{measure}_better_share"] = better.mean(PATH)
-    es_diff, es_low, es_high = _paired_es(
+    es_diff, es_low, es_high, es_better = _paired_es(
         ds["loss_rate"], baseline, level, confidence, resamples, seed
     )
     out["es_diff"], out["es_diff_low"], out["es_diff_high"] = es_diff, es_low, es_high
+    out["es_better_share"] = es_better
     out.attrs.update(baseline=baseline, level=level, confidence=confidence, paths=n)
     return out
 
 
 def _paired_es(
     loss: xr.DataArray, baseline: str, level: float, confidence: float, resamples: int, seed: int
-) -> tuple[xr.DataArray, xr.DataArray, xr.DataArray]:
-    """ES(policy) - ES(baseline) and a paired bootstrap interval."""
+) -> tuple[xr.DataArray, xr.DataArray, xr.DataArray, xr.DataArray]:
+    """ES(policy) - ES(baseline), a paired bootstrap interval and the bootstrap share below 0."""
 
     def es(sample: np.ndarray) -> np.ndarray:  # ES along the last axis
         ordered = np.sort(sample, axis=-1)
@@ -225,11 +230,12 @@ def _paired_es(
         point = es(policy) - es(reference)
         boot = es(policy[draws]) - es(reference[draws])
         alpha = 1 - confidence
-        return np.array([point, *np.quantile(boot, [alpha / 2, 1 - alpha / 2])])
+        interval = np.quantile(boot, [alpha / 2, 1 - alpha / 2])
+        return np.array([point, *interval, (boot < 0).mean()])
 
     table = xr.apply_ufunc(
         estimate, loss, base, input_core_dims=[[PATH], [PATH]], output_core_dims=[["measure"]],
         vectorize=True,
     )  # fmt: skip
     return (table.isel(measure=0, drop=True), table.isel(measure=1, drop=True),
-            table.isel(measure=2, drop=True))  # fmt: skip
+            table.isel(measure=2, drop=True), table.isel(measure=3, drop=True))  # fmt: skip

@@ -1,6 +1,6 @@
-"""simulate() and `stress-sim run`: the Dataset contract (SPEC 6), reproducibility (SPEC 5),
-the exact accounting identity, scenario ordering, and memory that does not grow with
-loans x paths (SPEC 8)."""
+"""simulate(), `stress-sim run` and `stress-sim compare`: the Dataset contract (SPEC 6),
+reproducibility (SPEC 5), the exact accounting identity, scenario ordering, and memory that does
+not grow with loans x paths (SPEC 8)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from simulator import synthetic_portfolio, variables
 from simulator.cli import main
-from simulator.metrics import tail_estimates
+from simulator.metrics import compare, summarize, tail_estimates
 from simulator.run import simulate
 
 MONEY = [name for name, v in variables.registered().items() if v.units == "CNY"]
@@ -251,3 +251,72 @@ def test_run_bad_input_exits_2_with_one_message(
     assert result.exit_code == 2, result.output
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def test_run_json_reports_liquidity_as_summarize_does() -> None:
+    options = {"paths": 24, "horizon": 12, "seed": 5}
+    result = CliRunner().invoke(
+        main,
+        ["run", "--synthetic", "400", "--scenario", "severe", "--json"]
+        + [f"--{k}={v}" for k, v in options.items()],
+    )
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(result.output)["runs"]
+    ds = simulate(400, ["severe"], ["standard"], **options)
+    summary = summarize(ds, levels=(0.99,)).isel(scenario=0, policy=0)
+    assert row["min_buffer_q01_cny"] == float(summary.min_buffer_fan.sel(quantile=0.01))
+    survival = ds.survival_months.isel(scenario=0, policy=0).values
+    assert row["shortfall_probability"] == (survival <= 12).mean()
+    median = float(np.median(survival))
+    assert row["median_survival_months"] == (None if median > 12 else median)
+
+
+def compare_cli(*args: str) -> Result:
+    base = ["compare", "--synthetic", "600", "--paths", "40", "--horizon", "12", "--seed", "2"]
+    return CliRunner().invoke(main, [*base, *args])
+
+
+def test_compare_json_is_the_paired_comparison_of_the_same_run() -> None:
+    result = compare_cli("--scenario", "adverse", "--scenario", "severe", "--policy", "grace",
+                         "--policy", "standard", "--policy", "settlement", "--json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.output)
+    assert document["baseline"] == "standard"
+    rows = document["comparisons"]
+    assert [(r["scenario"], r["policy"]) for r in rows] == [
+        (s, p) for s in ("adverse", "severe") for p in ("grace", "settlement")
+    ]
+    ds = simulate(600, ["adverse", "severe"], ["grace", "standard", "settlement"], paths=40,
+                  horizon=12, seed=2)  # fmt: skip
+    table = compare(ds, baseline="standard", level=0.99)
+    for r in rows:
+        at = table.sel(scenario=r["scenario"], policy=r["policy"])
+        assert r["expected_loss"]["diff"] == float(at.loss_rate_diff)
+        assert r["es_99"]["low"] <= r["es_99"]["high"]
+        assert r["min_buffer_cny"]["diff"] == float(at.min_buffer_diff)
+        assert r["serious_delinquencies"]["high"] == float(at.serious_delinquencies_diff_high)
+        low, high = r["expected_loss"]["low"], r["expected_loss"]["high"]
+        assert low <= r["expected_loss"]["diff"] <= high
+        assert r["variance_reduction"] > 1  # common random numbers pay off
+
+
+def test_compare_prints_a_table_against_the_chosen_baseline() -> None:
+    result = compare_cli("--scenario", "adverse", "--policy", "standard", "--policy", "grace",
+                         "--baseline", "grace", "--quiet")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "Each policy minus grace" in result.output
+    assert "Δ ES 99%" in result.output and "standard" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--policy", "standard"], "at least two policies"),
+        (["--policy", "standard", "--policy", "grace", "--baseline", "nope"], "--baseline nope"),
+        (["--policy", "standard", "--policy", "nope"], "unknown policy 'nope'"),
+    ],
+)
+def test_compare_bad_input_exits_2(args: list[str], message: str) -> None:
+    result = compare_cli("--quiet", *args)
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output

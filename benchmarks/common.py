@@ -14,7 +14,9 @@ from __future__ import annotations
 import functools
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numba
 import pyarrow.parquet as pq
@@ -24,6 +26,9 @@ from simulator.inputs.policy import Policy, load_policy
 from simulator.inputs.portfolio import Portfolio
 from simulator.inputs.scenario import Scenario, load_scenario
 from simulator.inputs.synthetic import synthetic_portfolio
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 SCENARIO = "adverse"
 """The scenario of every single-scenario benchmark (the issue's throughput target)."""
@@ -88,6 +93,25 @@ def tape(loans: int, directory: Path | None = None) -> Path:
         pq.write_table(portfolio.to_table(), partial)
         os.replace(partial, path)
     return path
+
+
+def run(
+    book: Portfolio,
+    policy_name: str = STANDARD,
+    *,
+    paths: int,
+    months: int,
+    threads: int | None = None,
+    treasury: str = TREASURY,
+    scenarios: Sequence[str] = (SCENARIO,),
+    client: Any = None,
+) -> xr.Dataset:
+    """``simulate`` of ``book`` under ``scenarios`` and one policy, with the default model."""
+    from simulator.run import simulate
+
+    return simulate(book, [scenario(name) for name in scenarios], [policy(policy_name)],
+                    model=model(), treasury=treasury, paths=paths, horizon=months,
+                    threads=threads, client=client)  # fmt: skip
 
 
 @functools.cache

@@ -11,7 +11,6 @@ from typing import Any
 from benchmarks import common
 from simulator import aggregate
 from simulator.metrics import summarize
-from simulator.run import simulate
 
 
 def recorded_run(
@@ -28,15 +27,7 @@ def recorded_run(
     names = ["baseline", "adverse", "severe", "pandemic", "stagflation"][:scenarios]
     aggregate.build_dataset = record  # simulate imports it from the module when it runs
     try:
-        ds = simulate(
-            common.book(loans),
-            [common.scenario(name) for name in names],
-            [common.policy(common.STANDARD)],
-            model=common.model(),
-            treasury=common.TREASURY,
-            paths=paths,
-            horizon=months,
-        )
+        ds = common.run(common.book(loans), paths=paths, months=months, scenarios=names)
     finally:
         aggregate.build_dataset = build
     ((args, kwargs),) = calls

@@ -14,7 +14,6 @@ import numpy as np
 from benchmarks import common
 from simulator.engine.layout import N_FLOWS, N_STOCKS
 from simulator.engine.tables import Book, Tables, build_tables
-from simulator.run import simulate
 from simulator.states import STATES
 
 
@@ -36,15 +35,7 @@ class Throughput:
         self.book = common.book(loans)
 
     def time_simulate(self, loans: int, months: int, paths: int) -> None:
-        simulate(
-            self.book,
-            [common.scenario()],
-            [common.policy(common.STANDARD)],
-            model=common.model(),
-            treasury=common.TREASURY,
-            paths=paths,
-            horizon=months,
-        )
+        common.run(self.book, common.STANDARD, paths=paths, months=months)
 
 
 class Target:
@@ -64,15 +55,7 @@ class Target:
 
     def track_borrower_months_per_second(self, loans: int, paths: int) -> float:
         start = time.perf_counter()
-        simulate(
-            self.book,
-            [common.scenario()],
-            [common.policy(common.STANDARD)],
-            model=common.model(),
-            treasury=common.TREASURY,
-            paths=paths,
-            horizon=self.months,
-        )
+        common.run(self.book, common.STANDARD, paths=paths, months=self.months)
         return common.nominal(loans, paths, self.months) / (time.perf_counter() - start) / 1e6
 
 
@@ -89,15 +72,7 @@ class Policies:
         self.book = common.book(loans)
 
     def time_simulate(self, policy: str, loans: int, paths: int) -> None:
-        simulate(
-            self.book,
-            [common.scenario()],
-            [common.policy(policy)],
-            model=common.model(),
-            treasury=common.TREASURY,
-            paths=paths,
-            horizon=24,
-        )
+        common.run(self.book, policy, paths=paths, months=24)
 
 
 class NewLending:
@@ -114,15 +89,7 @@ class NewLending:
         self.book = common.book(loans)
 
     def time_simulate(self, treasury: str, loans: int, paths: int) -> None:
-        simulate(
-            self.book,
-            [common.scenario()],
-            [common.policy(common.STANDARD)],
-            model=common.model(),
-            treasury=treasury,
-            paths=paths,
-            horizon=24,
-        )
+        common.run(self.book, common.STANDARD, paths=paths, months=24, treasury=treasury)
 
 
 class Threads:
@@ -138,16 +105,7 @@ class Threads:
         self.book = common.book(loans)
 
     def time_simulate(self, threads: int, loans: int, paths: int) -> None:
-        simulate(
-            self.book,
-            [common.scenario()],
-            [common.policy(common.STANDARD)],
-            model=common.model(),
-            treasury=common.TREASURY,
-            paths=paths,
-            horizon=24,
-            threads=threads,
-        )
+        common.run(self.book, common.STANDARD, paths=paths, months=24, threads=threads)
 
 
 def kernel_inputs(loans: int, paths: int, months: int) -> tuple[Book, Tables]:

@@ -155,19 +155,8 @@ def interleaved(sides: dict[str, Callable[[], object]], repeats: int) -> Timing:
 
 
 def _simulate(sizes: Sizes, policy: str, threads: int | None) -> Callable[[], object]:
-    from simulator.run import simulate
-
-    book, scenario, model = common.book(sizes.loans), common.scenario(), common.model()
-    return lambda: simulate(
-        book,
-        [scenario],
-        [common.policy(policy)],
-        model=model,
-        treasury=common.TREASURY,
-        paths=sizes.paths,
-        horizon=sizes.months,
-        threads=threads,
-    )
+    book = common.book(sizes.loans)
+    return lambda: common.run(book, policy, paths=sizes.paths, months=sizes.months, threads=threads)
 
 
 def _detail(timing: Timing, borrower_months: int, size: str) -> dict[str, Any]:

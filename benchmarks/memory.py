@@ -8,7 +8,7 @@ minutes, so the suite runs it at 64 paths and ``python -m benchmarks.full_scale`
 from __future__ import annotations
 
 from benchmarks import common
-from simulator.run import DEFAULT_SCENARIOS, simulate
+from simulator.run import DEFAULT_SCENARIOS
 
 
 class LargeRun:
@@ -24,12 +24,4 @@ class LargeRun:
         self.book = common.book(loans)
 
     def peakmem_simulate(self, loans: int, paths: int, months: int) -> None:
-        simulate(
-            self.book,
-            [common.scenario(name) for name in DEFAULT_SCENARIOS],
-            [common.policy(common.STANDARD)],
-            model=common.model(),
-            treasury=common.TREASURY,
-            paths=paths,
-            horizon=months,
-        )
+        common.run(self.book, paths=paths, months=months, scenarios=DEFAULT_SCENARIOS)

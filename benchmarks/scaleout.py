@@ -43,13 +43,4 @@ class Dask:
         self.stack.close()
 
     def time_simulate(self, where: str, loans: int, paths: int) -> None:
-        simulate(
-            self.book,
-            [common.scenario()],
-            [common.policy(common.STANDARD)],
-            model=common.model(),
-            treasury=common.TREASURY,
-            paths=paths,
-            horizon=24,
-            client=self.client,
-        )
+        common.run(self.book, paths=paths, months=24, client=self.client)

@@ -51,8 +51,6 @@ from simulator.engine.layout import (
     LEGAL_CASES,
     LEGAL_COST,
     MEDIATION_FEE,
-    N_FLOWS,
-    N_STOCKS,
     NEW_SERIOUS_DELINQUENCIES,
     RECOVERIES,
     RECOVERY_FEES,
@@ -78,7 +76,9 @@ from simulator.inputs.model import Model
 from simulator.inputs.policy import Policy
 from simulator.inputs.portfolio import Portfolio, annuity_fen
 from simulator.run import simulate
-from simulator.states import CHARGED_OFF, CURRENT, M1, M6, PAID_OFF, SETTLED, STATES
+from simulator.states import CHARGED_OFF, CURRENT, M1, M6, PAID_OFF, SETTLED
+from tests.test_engines import EVERY_LEVER  # every lever at once, each firing often
+from tests.test_engines import simulate as run_tables  # one block through a kernel
 
 ENGINES = {"numba": kernel_numba, "numpy": kernel_numpy}
 ENGINE_NAME = {module: name for name, module in ENGINES.items()}
@@ -173,17 +173,6 @@ def tables_for(
         horizon=horizon,
         levers=policy_levers(model, policy, book),
     )
-
-
-def run_tables(
-    engine: ModuleType, book: Book, tables: Tables, chunks: int = 2
-) -> tuple[np.ndarray, np.ndarray]:
-    """flows (P, H, G, F) and stocks (P, H, G, S, 2) of one block, summed over chunks."""
-    shape = (chunks, tables.paths, tables.horizon, tables.transition.shape[2])
-    flows = np.zeros((*shape, N_FLOWS), dtype=np.int64)
-    stocks = np.zeros((*shape, len(STATES), N_STOCKS), dtype=np.int64)
-    engine.run_block(book, tables, flows, stocks)
-    return flows.sum(axis=0), stocks.sum(axis=0)
 
 
 class Totals(NamedTuple):
@@ -747,54 +736,6 @@ def test_a_new_serious_delinquency_is_counted_once_per_loan(engine, model) -> No
 
 
 # --- every lever at once, and every lever off -------------------------------------------------
-
-EVERY_LEVER = """
-description = "every lever at once, each firing often"
-
-[collections]
-intensity = 1.5
-cost_per_account = 20.0
-
-[grace]
-days = { A = 3, B = 2, C = 1, D = 1, E = 0 }
-
-[reinstalment]
-eligible = ["dpd_1_30", "dpd_31_60"]
-application = { salaried = 0.4, self_employed = 0.5, micro_business = 0.5 }
-approval = { A = 0.9, B = 0.8, C = 0.7, D = 0.6, E = 0.5 }
-approval_macro_sensitivity = 0.1
-term = 9
-rate_multiplier = 0.8
-max_per_loan = 2
-waive_penalty = true
-
-[holiday]
-eligible = ["dpd_1_30", "dpd_61_90"]
-months = 2
-take_up = 0.5
-max_per_loan = 2
-
-[settlement]
-min_bucket = "dpd_91_120"
-haircut = 0.35
-acceptance = 0.2
-channel = "mediation"
-mediation_fee = 0.07
-
-[legal]
-share = 0.7
-min_balance = 100.0
-filing_cost = 500.0
-lag_months = 3
-success = 0.6
-recovered_fraction = 0.4
-
-[early_warning]
-trigger = 0.0
-tiers = ["C", "D", "E"]
-offer = "reinstalment"
-take_up = 0.3
-"""
 
 EVERY_LEVER_OFF = """
 description = "every lever present, every lever off"

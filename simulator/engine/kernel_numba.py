@@ -321,27 +321,24 @@ def _run_block(
     levers, approve, early_warning, originations, key0, key1, stream, flows, stocks,
 ):  # fmt: skip
     for chunk in prange(len(book_bounds) - 1):
+        book_first, book_loans = book_bounds[chunk], book_bounds[chunk + 1] - book_bounds[chunk]
+        pool_first, pool_loans = pool_bounds[chunk], pool_bounds[chunk + 1] - pool_bounds[chunk]
         for b in range(transition.shape[0]):
             path = first_path + b
-            for loan in range(book_bounds[chunk], book_bounds[chunk + 1]):
-                simulate_loan(
-                    loan, segment[loan], tier[loan], principal[loan], monthly_rate[loan],
-                    term[loan], instalment[loan], state[loan], restructured[loan],
-                    transition[b], prepay, penalty_multiplier,
-                    recovery_hazard, recovery_quantiles, agency_fee, recovery_window,
-                    levers, approve[b], early_warning[b],
-                    key0, key1, stream, path, 0, flows[chunk, b], stocks[chunk, b],
-                )  # fmt: skip
-            # New loans: a candidate exists on this path if its rank is among the month's
-            # originations; it is on the book, current, at the end of its start month.
-            for loan in range(pool_bounds[chunk], pool_bounds[chunk + 1]):
-                t0 = start[loan]
-                if rank[loan] >= originations[b, t0]:
-                    continue
+            # The chunk's opening loans, then its candidate new loans (one call site, so that
+            # LLVM inlines the loan loop).
+            for i in range(book_loans + pool_loans):
+                loan = book_first + i if i < book_loans else pool_first + (i - book_loans)
                 g = segment[loan]
-                flows[chunk, b, t0, g, ORIGINATED_PRINCIPAL] += principal[loan]
-                stocks[chunk, b, t0, g, CURRENT, BALANCE] += principal[loan]
-                stocks[chunk, b, t0, g, CURRENT, ACCOUNTS] += 1
+                t0 = start[loan]
+                if t0 >= 0:
+                    # a candidate exists on this path if its rank is among the month's
+                    # originations; it is on the book, current, at the end of its start month
+                    if rank[loan] >= originations[b, t0]:
+                        continue
+                    flows[chunk, b, t0, g, ORIGINATED_PRINCIPAL] += principal[loan]
+                    stocks[chunk, b, t0, g, CURRENT, BALANCE] += principal[loan]
+                    stocks[chunk, b, t0, g, CURRENT, ACCOUNTS] += 1
                 simulate_loan(
                     loan, g, tier[loan], principal[loan], monthly_rate[loan],
                     term[loan], instalment[loan], state[loan], restructured[loan],

@@ -371,7 +371,7 @@ def run(as_json: bool, policies: tuple[str, ...], **options: Any) -> None:
 
 @main.command()
 @run_options(
-    policy_help="Policy to compare (repeatable, at least two with the baseline). Default: "
+    policy_help="Policy to compare (repeatable; at least two, the baseline among them). Default: "
     "every shipped policy."
 )
 @click.option(

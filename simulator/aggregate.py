@@ -16,9 +16,9 @@ import xarray as xr
 
 from simulator import variables as V
 from simulator.engine.layout import ACCOUNTS, BALANCE, FLOW, FLOWS
-from simulator.inputs.portfolio import Portfolio
+from simulator.engine.tables import book_index
 from simulator.inputs.treasury import Treasury
-from simulator.liquidity import book_index, waterfall
+from simulator.liquidity import waterfall
 from simulator.states import ACTIVE_STATES, STATES
 
 FEN_PER_CNY = 100
@@ -48,13 +48,6 @@ class RunTotals:
         accounts[..., terminal] = np.cumsum(accounts[..., terminal], axis=1)  # entries -> stock
         out["balance"], out["accounts"] = balance, accounts
         return out
-
-
-def segment_principal(book: Portfolio) -> np.ndarray:
-    """Principal on book by segment, fen (an exact integer sum)."""
-    out = np.zeros(len(book.segment_names), np.int64)
-    np.add.at(out, book.segment, book.principal)
-    return out
 
 
 def build_dataset(

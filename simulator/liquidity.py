@@ -99,9 +99,3 @@ def waterfall(
         min_buffer=buffer.min(axis=1),
         survival_months=survival.astype(np.int64),
     )
-
-
-def book_index(z: np.ndarray, segment_principal: np.ndarray) -> np.ndarray:
-    """The book-weighted credit-cycle index (P, H) from Z (P, H, G) and exposure by segment."""
-    weights = segment_principal / max(segment_principal.sum(), 1)
-    return z @ weights

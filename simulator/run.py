@@ -145,7 +145,7 @@ def simulate(
     saved (the CLI does).
     """
     from simulator import __version__
-    from simulator.aggregate import RunTotals, build_dataset, segment_principal
+    from simulator.aggregate import RunTotals, build_dataset
     from simulator.engine.cohorts import new_lending_pool
     from simulator.engine.layout import N_FLOWS, N_STOCKS
     from simulator.engine.levers import policy_levers
@@ -179,10 +179,7 @@ def simulate(
         raise InputError(None, f"horizon must be from 1 to {MAX_HORIZON} months, got {horizon}")
     start = _common_start(scenario_list)
 
-    opening_by_segment = segment_principal(book)
-    pool = new_lending_pool(
-        book, treasury, horizon, seed, opening_by_segment / max(opening_by_segment.sum(), 1)
-    )
+    pool = new_lending_pool(book, treasury, horizon, seed)
     kernel_book = Book.from_portfolio(book, pool)
     inputs = RunInputs(
         book=kernel_book,
@@ -325,7 +322,7 @@ def simulate(
         policies=[p.name for p in policy_list],
         segments=model.segment_names,
         start=pd.Timestamp(start),
-        segment_opening_fen=opening_by_segment,
+        segment_opening_fen=book.segment_principal,
         treasury=treasury,
         spreads={s.name: funding_spread(s, horizon) for s in scenario_list},
         attrs=attrs,

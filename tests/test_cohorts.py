@@ -80,15 +80,14 @@ def test_a_flat_plan_originates_the_plan_every_month(book, engine: str) -> None:
     opening = int(book.principal.sum())
     plan = lending_plan_fen(flat, opening, RUN["horizon"])
     np.testing.assert_array_equal(plan, round(share * opening))
-    weights = np.ones(len(book.segment_names)) / len(book.segment_names)
-    pool = new_lending_pool(book, flat, RUN["horizon"], RUN["seed"], weights)
+    pool = new_lending_pool(book, flat, RUN["horizon"], RUN["seed"])
     largest = int(book.principal.max())
     originated = fen(ds.originated_principal.isel(scenario=0, policy=0))  # (path, month)
     for t, cumulative in enumerate(pool.cumulative):
         # the month's candidates, all originated on every path, fill the plan to within a loan
         assert plan[t] - largest < cumulative[-1] <= plan[t]
         np.testing.assert_array_equal(originated[:, t], cumulative[-1])
-    z = np.zeros((3, RUN["horizon"], len(weights)))
+    z = np.zeros((3, RUN["horizon"], len(book.segment_names)))
     sizes = [len(c) for c in pool.cumulative]
     np.testing.assert_array_equal(pool.originations(z), np.tile(sizes, (3, 1)))
     assert len(pool) == sum(sizes)
@@ -157,9 +156,8 @@ def test_a_new_loan_pays_its_annuity_from_the_month_after_origination(engine: st
         tier_names=model.tier_names,
     )
     one_loan = treasury((1.0, 0.0, 1.0), plan=((1, principal / 100), (2, 0.0)), basis="absolute")
-    weights = np.array([1.0, 0.0, 0.0])
     horizon = 12
-    pool = new_lending_pool(portfolio, one_loan, horizon, seed=1, weights=weights)
+    pool = new_lending_pool(portfolio, one_loan, horizon, seed=1)
     assert len(pool) == 1 and pool.start[0] == 0 and pool.remaining_term[0] == 6
     kernel_book = Book.from_portfolio(portfolio, pool)
     policy = load_policy("standard")

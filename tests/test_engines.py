@@ -208,13 +208,16 @@ def one_loan_book(
     )
 
 
-def forced(tables: Tables, destination: dict[int, int]) -> np.ndarray:
-    """Transition thresholds sending a loan in state s to ``destination[s]`` every month."""
-    transition = np.zeros_like(tables.transition)
+def forced(tables: Tables, destination: dict[int, int], months: slice | None = None) -> np.ndarray:
+    """Transition thresholds sending a loan in state s to ``destination[s]`` (in ``months``;
+    the other months and states keep the tables' rows)."""
+    transition = tables.transition.copy()
+    at = slice(None) if months is None else months
     for state, to in destination.items():
         # Destinations are worst first: column w is destination CHARGED_OFF - w. Thresholds of
         # 0 before that column (never taken) and 2^32 from it on (always taken).
-        transition[..., state, CHARGED_OFF - to :] = ALWAYS
+        transition[:, at, ..., state, : CHARGED_OFF - to] = 0
+        transition[:, at, ..., state, CHARGED_OFF - to :] = ALWAYS
     return transition
 
 
@@ -431,7 +434,7 @@ def test_after_maturity_a_debt_ages_and_a_cure_pays_everything(engine, model, cu
     principal, rate, segment = 800_000, 0.18, 0
     horizon = 10
     tables = tables_for(model, "baseline", "standard", range(2), horizon)
-    stay = forced(tables, {s: s for s in range(M1, M6 + 1)})
+    stay = forced(tables, {CURRENT: CURRENT, **{s: s for s in range(M1, M6 + 1)}})
     stay[:, 0] = forced(tables, {CURRENT: CURRENT})[:, 0]
     stay[:, 1] = forced(tables, {CURRENT: M1})[:, 1]
     if cure_month is not None:

@@ -77,7 +77,10 @@ from simulator.inputs.policy import Policy
 from simulator.inputs.portfolio import Portfolio, annuity_fen
 from simulator.run import simulate
 from simulator.states import CHARGED_OFF, CURRENT, M1, M6, PAID_OFF, SETTLED
-from tests.test_engines import EVERY_LEVER  # every lever at once, each firing often
+from tests.test_engines import (
+    EVERY_LEVER,  # every lever at once, each firing often
+    forced,  # transition rows that always go one way
+)
 from tests.test_engines import simulate as run_tables  # one block through a kernel
 
 ENGINES = {"numba": kernel_numba, "numpy": kernel_numpy}
@@ -215,19 +218,6 @@ def run(
         )
         parts.append((*run_tables(engine, book, tables, chunks=4), tables.z))
     return Totals(*(np.concatenate(arrays) for arrays in zip(*parts, strict=True)))
-
-
-def forced(tables: Tables, destination: dict[int, int], months: slice | None = None) -> np.ndarray:
-    """Transition thresholds sending a loan in state s to ``destination[s]`` (in ``months``;
-    the other months keep the tables' rows)."""
-    transition = tables.transition.copy()
-    at = slice(None) if months is None else months
-    for state, to in destination.items():
-        # Destinations are worst first: column w is destination CHARGED_OFF - w. Thresholds of
-        # 0 before that column (never taken) and 2^32 from it on (always taken).
-        transition[:, at, ..., state, : CHARGED_OFF - to] = 0
-        transition[:, at, ..., state, CHARGED_OFF - to :] = ALWAYS
-    return transition
 
 
 def schedule(

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simulator.engine.tables import book_index
 from simulator.inputs.portfolio import Portfolio, annuity_fen
 from simulator.inputs.treasury import Treasury
 from simulator.states import CURRENT
@@ -46,7 +47,7 @@ class Pool:
     cumulative: tuple[np.ndarray, ...]  # per month: candidates' cumulative principal, fen
     plan_fen: np.ndarray  # (H,) planned new lending per month, fen
     throttle: tuple[float, float, float]  # (base, sensitivity, floor) of the macro response
-    weights: np.ndarray  # (G,) share of each segment in the opening principal (Z -> book Z)
+    segment_principal: np.ndarray  # (G,) opening principal by segment, fen (weights of Z)
 
     def __len__(self) -> int:
         return len(self.start)
@@ -54,7 +55,7 @@ class Pool:
     def originations(self, z: np.ndarray) -> np.ndarray:
         """Loans originated per path and month, (B, H) int64, from Z (B, H, G) of a block."""
         base, sensitivity, floor = self.throttle
-        book_z = z @ self.weights
+        book_z = book_index(z, self.segment_principal)
         allowed = np.rint(self.plan_fen * np.clip(base + sensitivity * book_z, floor, 1.0))
         out = np.zeros(book_z.shape, np.int64)
         for t, cumulative in enumerate(self.cumulative):
@@ -70,11 +71,8 @@ def lending_plan_fen(treasury: Treasury, opening_fen: int, horizon: int) -> np.n
     return np.rint(per_month * scale).astype(np.int64)
 
 
-def new_lending_pool(
-    portfolio: Portfolio, treasury: Treasury, horizon: int, seed: int, weights: np.ndarray
-) -> Pool:
-    """Draw the candidate new loans of every month (``weights``: opening principal by segment,
-    normalised)."""
+def new_lending_pool(portfolio: Portfolio, treasury: Treasury, horizon: int, seed: int) -> Pool:
+    """Draw the candidate new loans of every month."""
     opening_fen = int(portfolio.principal.sum())
     plan = lending_plan_fen(treasury, opening_fen, horizon)
     current = np.flatnonzero((portfolio.state == CURRENT) & (portfolio.principal > 0))
@@ -113,5 +111,5 @@ def new_lending_pool(
         cumulative=tuple(cumulatives),
         plan_fen=plan,
         throttle=(response.base, response.sensitivity, response.floor),
-        weights=weights,
+        segment_principal=portfolio.segment_principal,
     )

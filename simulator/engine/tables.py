@@ -203,6 +203,13 @@ def _beta_quantiles(alpha: float, beta: float) -> np.ndarray:
     return np.asarray(stats.beta.ppf(levels, alpha, beta), dtype=np.float64)
 
 
+def book_index(z: np.ndarray, segment_principal: np.ndarray) -> np.ndarray:
+    """The book-weighted credit-cycle index (P, H) from Z (P, H, G) and exposure by segment
+    (what the treasury's macro responses read)."""
+    weights = segment_principal / max(segment_principal.sum(), 1)
+    return z @ weights
+
+
 # --- the tables of one run ------------------------------------------------------------------
 
 

@@ -62,6 +62,13 @@ class Portfolio:
         return state_from_dpd(self.dpd)
 
     @property
+    def segment_principal(self) -> np.ndarray:
+        """Principal on book by segment, fen (an exact integer sum)."""
+        out = np.zeros(len(self.segment_names), np.int64)
+        np.add.at(out, self.segment, self.principal)
+        return out
+
+    @property
     def sha256(self) -> str:
         """Digest of the book's content (not of the file): the same loans give the same digest
         whether they came from CSV, Parquet or the generator."""

@@ -265,7 +265,7 @@ def test_non_editable_install_finds_the_shipped_files(tmp_path):
     for path in shipped:
         assert f"simulator/scenarios/{path.parent.name}/{path.name}" in contents
     assert "simulator/scenarios/policy/standard.toml" in contents
-    assert "simulator/cli.py" in contents
+    assert "simulator/cli/__init__.py" in contents
 
     target = tmp_path / "site"
     installed = run(

@@ -12,8 +12,9 @@ import time
 import numpy as np
 
 from benchmarks import common
+from simulator.engine.arrays import Book, Tables
 from simulator.engine.layout import N_FLOWS, N_STOCKS
-from simulator.engine.tables import Book, Tables, build_tables
+from simulator.engine.tables import build_tables
 from simulator.states import STATES
 
 

@@ -15,8 +15,8 @@ import pandas as pd
 import xarray as xr
 
 from simulator import variables as V
+from simulator.engine.arrays import book_index
 from simulator.engine.layout import ACCOUNTS, BALANCE, FLOW, FLOWS
-from simulator.engine.tables import book_index
 from simulator.inputs.treasury import Treasury
 from simulator.liquidity import waterfall
 from simulator.states import ACTIVE_STATES, STATES

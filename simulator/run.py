@@ -35,9 +35,7 @@ from simulator.inputs.treasury import Treasury, load_treasury
 if TYPE_CHECKING:
     from distributed import Client
 
-    from simulator.engine.cohorts import Pool
-    from simulator.engine.levers import Levers
-    from simulator.engine.tables import Book
+    from simulator.engine.arrays import Book, Levers, Pool
 
 log = logging.getLogger(__name__)
 
@@ -146,10 +144,11 @@ def simulate(
     """
     from simulator import __version__
     from simulator.aggregate import RunTotals, build_dataset
+    from simulator.engine.arrays import Book
     from simulator.engine.cohorts import new_lending_pool
     from simulator.engine.layout import N_FLOWS, N_STOCKS
     from simulator.engine.levers import policy_levers
-    from simulator.engine.tables import Book, base_probits
+    from simulator.engine.tables import base_probits
     from simulator.liquidity import funding_spread
     from simulator.states import STATES
 

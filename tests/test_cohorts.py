@@ -13,6 +13,7 @@ import xarray as xr
 
 from simulator import load_model, load_scenario, load_treasury, simulate, synthetic_portfolio
 from simulator.engine import kernel_numba, kernel_numpy
+from simulator.engine.arrays import Book
 from simulator.engine.cohorts import lending_plan_fen, new_lending_pool
 from simulator.engine.layout import (
     BALANCE,
@@ -23,7 +24,7 @@ from simulator.engine.layout import (
     ORIGINATED_PRINCIPAL,
 )
 from simulator.engine.levers import policy_levers
-from simulator.engine.tables import Book, build_tables
+from simulator.engine.tables import build_tables
 from simulator.inputs.policy import load_policy
 from simulator.inputs.portfolio import Portfolio, annuity_fen
 from simulator.inputs.treasury import MacroResponse, Treasury

@@ -25,6 +25,7 @@ import pytest
 
 from simulator import load_model, load_policy, load_scenario, synthetic_portfolio
 from simulator.engine import kernel_numba, kernel_numpy
+from simulator.engine.arrays import Book, Tables
 from simulator.engine.layout import (
     ACCOUNTS,
     ACTIVE_ACCOUNTS,
@@ -52,7 +53,7 @@ from simulator.engine.layout import (
     WAIVED_INTEREST,
 )
 from simulator.engine.levers import policy_levers
-from simulator.engine.tables import QUANTILE_BITS, Book, Tables, build_tables
+from simulator.engine.tables import QUANTILE_BITS, build_tables
 from simulator.inputs.files import shipped_names
 from simulator.inputs.model import Model
 from simulator.inputs.policy import Policy

@@ -35,6 +35,7 @@ from scipy import special
 
 from simulator import load_model, load_policy, load_scenario, synthetic_portfolio
 from simulator.engine import kernel_numba, kernel_numpy
+from simulator.engine.arrays import Book, Tables
 from simulator.engine.layout import (
     ACCOUNTS,
     ACTIVE_ACCOUNTS,
@@ -64,8 +65,6 @@ from simulator.engine.layout import (
 from simulator.engine.levers import policy_levers
 from simulator.engine.tables import (
     WORST_FIRST,
-    Book,
-    Tables,
     base_probits,
     build_tables,
     transition_thresholds,

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 from scipy import special, stats
 
+from simulator.engine.arrays import thresholds
 from simulator.engine.tables import (
     QUANTILE_BITS,
     base_probits,
     beta_quantiles,
     credit_cycle_index,
-    thresholds,
     transition_thresholds,
 )
 from simulator.inputs.model import load_model

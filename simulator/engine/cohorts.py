@@ -22,45 +22,15 @@ on the policy.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from simulator.engine.tables import book_index
+from simulator.engine.arrays import Pool
 from simulator.inputs.portfolio import Portfolio, annuity_fen
 from simulator.inputs.treasury import Treasury
 from simulator.states import CURRENT
 
 ORIGINATION_SEED = 0x6F726967  # "orig": the pool's own seed sequence entropy next to the seed
 QUARTER = 3
-
-
-@dataclass(frozen=True)
-class Pool:
-    """The candidate new loans of a run, as loan arrays, and what decides how many originate."""
-
-    template: np.ndarray  # (K,) index of each candidate's template loan in the book
-    start: np.ndarray  # (K,) int32 month index (0-based) of origination
-    rank: np.ndarray  # (K,) int32 position within its month (originated when rank < n)
-    remaining_term: np.ndarray  # (K,) int32 instalments of the new loan
-    instalment: np.ndarray  # (K,) int64 fen
-    cumulative: tuple[np.ndarray, ...]  # per month: candidates' cumulative principal, fen
-    plan_fen: np.ndarray  # (H,) planned new lending per month, fen
-    throttle: tuple[float, float, float]  # (base, sensitivity, floor) of the macro response
-    segment_principal: np.ndarray  # (G,) opening principal by segment, fen (weights of Z)
-
-    def __len__(self) -> int:
-        return len(self.start)
-
-    def originations(self, z: np.ndarray) -> np.ndarray:
-        """Loans originated per path and month, (B, H) int64, from Z (B, H, G) of a block."""
-        base, sensitivity, floor = self.throttle
-        book_z = book_index(z, self.segment_principal)
-        allowed = np.rint(self.plan_fen * np.clip(base + sensitivity * book_z, floor, 1.0))
-        out = np.zeros(book_z.shape, np.int64)
-        for t, cumulative in enumerate(self.cumulative):
-            out[:, t] = np.searchsorted(cumulative, allowed[:, t], side="right")
-        return out
 
 
 def lending_plan_fen(treasury: Treasury, opening_fen: int, horizon: int) -> np.ndarray:

@@ -28,6 +28,17 @@ import numpy as np
 from numba import prange
 
 from simulator.accelerate import jit, parallel_jit
+from simulator.engine.arrays import (
+    AFFORDABILITY_SIZE,
+    AFFORDABILITY_STEPS,
+    NO_STATE,
+    OFFER_HOLIDAY,
+    OFFER_NONE,
+    OFFER_REINSTALMENT,
+    Book,
+    Levers,
+    Tables,
+)
 from simulator.engine.layout import (
     ACCOUNTS,
     ACTIVE_ACCOUNTS,
@@ -58,16 +69,6 @@ from simulator.engine.layout import (
     SETTLEMENTS,
     WAIVED_INTEREST,
 )
-from simulator.engine.levers import (
-    AFFORDABILITY_SIZE,
-    AFFORDABILITY_STEPS,
-    NO_STATE,
-    OFFER_HOLIDAY,
-    OFFER_NONE,
-    OFFER_REINSTALMENT,
-    Levers,
-)
-from simulator.engine.tables import Book, Tables
 from simulator.rng import philox4x32_10
 from simulator.states import CHARGED_OFF, CURRENT, M1, M6, PAID_OFF, SETTLED
 

@@ -1,9 +1,9 @@
 """The monthly borrower loop of SPEC 4 in plain NumPy: the readable reference engine.
 
 This module is the model written out as a specification. It reads the same inputs as
-``kernel_numba.run_block`` (a :class:`~simulator.engine.tables.Book` and the
-:class:`~simulator.engine.tables.Tables` of one block of paths, with the policy's
-:class:`~simulator.engine.levers.Levers` and :class:`~simulator.engine.levers.PathLevers`) and
+``kernel_numba.run_block`` (a :class:`~simulator.engine.arrays.Book` and the
+:class:`~simulator.engine.arrays.Tables` of one block of paths, with the policy's
+:class:`~simulator.engine.arrays.Levers` and :class:`~simulator.engine.arrays.PathLevers`) and
 adds the same integers into the same accumulators (see ``layout``), so the two engines agree
 exactly, element by element, once summed over chunks. The Numba kernel is the fast one; this one
 is meant to be read, and to check the other.
@@ -49,10 +49,19 @@ transition thresholds by ``tables.base_probits``; everything else of SPEC 4 happ
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
+from simulator.engine.arrays import (
+    AFFORDABILITY_SIZE,
+    AFFORDABILITY_STEPS,
+    NO_STATE,
+    OFFER_HOLIDAY,
+    OFFER_NONE,
+    OFFER_REINSTALMENT,
+    Book,
+    Levers,
+    Tables,
+)
 from simulator.engine.layout import (
     ACCOUNTS,
     ACTIVE_ACCOUNTS,
@@ -83,20 +92,8 @@ from simulator.engine.layout import (
     SETTLEMENTS,
     WAIVED_INTEREST,
 )
-from simulator.engine.levers import (
-    AFFORDABILITY_SIZE,
-    AFFORDABILITY_STEPS,
-    NO_STATE,
-    OFFER_HOLIDAY,
-    OFFER_NONE,
-    OFFER_REINSTALMENT,
-    Levers,
-)
 from simulator.rng import philox4x32_10_numpy
 from simulator.states import CHARGED_OFF, CURRENT, M1, M6, PAID_OFF, SETTLED
-
-if TYPE_CHECKING:
-    from simulator.engine.tables import Book, Tables
 
 SERIOUS = 4  # dpd_91_120: the first bucket past 90 days, reported to the credit bureau
 MISS = 6  # position of M1 among the worst-first thresholds: the current row's miss threshold

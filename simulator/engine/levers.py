@@ -1,8 +1,9 @@
 """Post-loan policy levers (SPEC 3.4) as kernel inputs.
 
-A policy becomes two NamedTuples of arrays and numbers that both kernels read:
-:class:`Levers` (fixed for a policy and book) and :class:`PathLevers` (per block of paths,
-where a lever depends on the credit-cycle index Z). As for transitions, probabilities are
+A policy becomes two NamedTuples of arrays and numbers that both kernels read (defined in
+``arrays``): :class:`~simulator.engine.arrays.Levers` (fixed for a policy and book) and
+:class:`~simulator.engine.arrays.PathLevers` (per block of paths, where a lever depends on the
+credit-cycle index Z). As for transitions, probabilities are
 integer thresholds for raw 32-bit Philox words, and every transcendental function is evaluated
 here, once, with NumPy: the kernels only add, multiply, round and look up, so the two engines
 agree to the fen.
@@ -13,60 +14,23 @@ whose levers are all off therefore gives exactly the ``standard`` results.
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 
-from simulator.engine.tables import Book, thresholds
+from simulator.engine.arrays import (
+    AFFORDABILITY_SIZE,
+    AFFORDABILITY_STEPS,
+    NO_STATE,
+    OFFER_HOLIDAY,
+    OFFER_NONE,
+    OFFER_REINSTALMENT,
+    Book,
+    Levers,
+    PathLevers,
+    thresholds,
+)
 from simulator.inputs.model import Model
 from simulator.inputs.policy import Policy
 from simulator.states import ACTIVE_STATES, BUCKETS, M1
-
-AFFORDABILITY_STEPS = 1024
-"""Grid steps per unit of the affordability ratio (new instalment / old)."""
-AFFORDABILITY_SIZE = 4 * AFFORDABILITY_STEPS
-"""Ratios from 0 to 4 are tabulated; larger ones use the last entry."""
-NO_STATE = 127
-"""A state code no loan reaches: a settlement threshold that is off."""
-OFFER_NONE, OFFER_HOLIDAY, OFFER_REINSTALMENT = 0, 1, 2
-
-
-class Levers(NamedTuple):
-    """A policy's levers for one book (everything that does not depend on the path)."""
-
-    grace_cure: np.ndarray  # (T,) thresholds: a missed debit is paid within the grace days
-    reinstal_eligible: np.ndarray  # (7,) int8 by state
-    reinstal_apply: np.ndarray  # (G,) thresholds
-    reinstal_cap: int  # restructurings allowed per loan
-    reinstal_term: int
-    reinstal_rate_multiplier: float
-    reinstal_waive: bool  # accrued penalty interest forgiven on restructuring
-    reinstal_factor: np.ndarray  # (N,) annuity payment per unit of principal, new rate and term
-    affordability: np.ndarray  # (AFFORDABILITY_SIZE,) miss-probability factor by ratio
-    holiday_eligible: np.ndarray  # (7,) int8 by state
-    holiday_take_up: int  # threshold
-    holiday_months: int
-    holiday_cap: int
-    settle_min_state: int  # first state offered settlement (NO_STATE: off)
-    settle_accept: int  # threshold
-    settle_haircut: float
-    mediation_fee: float  # share of settlement cash
-    legal_share: int  # threshold (0: off)
-    legal_min_balance: int  # fen
-    legal_filing_cost: int  # fen
-    legal_lag: int  # months from filing to judgement (at least 1: see policy_levers)
-    legal_success: int  # threshold
-    legal_fraction: float  # of the charged-off balance, when successful
-    ew_offer: int  # OFFER_NONE, OFFER_HOLIDAY or OFFER_REINSTALMENT
-    ew_take_up: int  # threshold
-    ew_tier: np.ndarray  # (T,) int8: tiers offered under early warning
-
-
-class PathLevers(NamedTuple):
-    """The levers that move with the credit-cycle index, for one block of paths."""
-
-    reinstal_approve: np.ndarray  # (B, H, G, T) thresholds: approval by ability
-    ew_active: np.ndarray  # (B, H, G) int8: Z below the early-warning trigger
 
 
 def grace_days(model: Model, policy: Policy) -> np.ndarray:

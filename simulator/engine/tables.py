@@ -20,26 +20,19 @@ from __future__ import annotations
 
 import functools
 import zlib
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
-import numpy.typing as npt
 from scipy import special, stats
 
+from simulator.engine.arrays import Levers, Pool, Tables, thresholds
 from simulator.engine.layout import PURPOSE_MACRO
+from simulator.engine.levers import grace_days, path_levers, policy_levers
 from simulator.inputs.model import CollectionsResponse, Model
 from simulator.inputs.policy import Policy
-from simulator.inputs.portfolio import Portfolio
 from simulator.inputs.scenario import Scenario
 from simulator.rng import philox4x32_10_numpy, uniform53_numpy
 from simulator.states import ACTIVE_STATES, CHARGED_OFF, CURRENT, M1
 
-if TYPE_CHECKING:
-    from simulator.engine.cohorts import Pool
-    from simulator.engine.levers import Levers, PathLevers
-
-TWO_32 = 2.0**32
 QUANTILE_BITS = 12
 """Recovered fractions are drawn from a table of 2^12 Beta quantiles (the top 12 bits of a word)."""
 
@@ -58,11 +51,6 @@ def scenario_stream(name: str) -> int:
     """The scenario's stream id (fourth counter word): a scenario's paths do not depend on which
     other scenarios are in the same run."""
     return zlib.crc32(name.encode("utf-8"))
-
-
-def thresholds(probability: npt.ArrayLike) -> np.ndarray:
-    """``floor(p * 2^32)``: a uint32 word ``x`` satisfies ``x < threshold`` with probability p."""
-    return np.floor(np.asarray(probability, dtype=float) * TWO_32).astype(np.int64)
 
 
 # --- macro index ----------------------------------------------------------------------------
@@ -160,8 +148,6 @@ def base_probits(model: Model, policy: Policy) -> np.ndarray:
     )  # (G, 2, 7, 8)
     # Grace periods invite reliance: the miss probability from current rises with the tier's
     # grace days (moral hazard). Misses cured within grace are decided in the kernel.
-    from simulator.engine.levers import grace_days
-
     hazard = 1.0 + model.grace.moral_hazard_per_day * grace_days(model, policy)  # (T,)
     matrices = np.repeat(matrices[:, None], len(model.tiers), axis=1)  # (G, T, 2, 7, 8)
     miss = np.minimum(matrices[..., CURRENT, M1] * hazard[None, :, None], 1.0)
@@ -203,42 +189,7 @@ def _beta_quantiles(alpha: float, beta: float) -> np.ndarray:
     return np.asarray(stats.beta.ppf(levels, alpha, beta), dtype=np.float64)
 
 
-def book_index(z: np.ndarray, segment_principal: np.ndarray) -> np.ndarray:
-    """The book-weighted credit-cycle index (P, H) from Z (P, H, G) and exposure by segment
-    (what the treasury's macro responses read)."""
-    weights = segment_principal / max(segment_principal.sum(), 1)
-    return z @ weights
-
-
 # --- the tables of one run ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Tables:
-    """Everything one kernel call reads, for one scenario, one policy and one block of paths."""
-
-    first_path: int
-    z: np.ndarray  # (B, H, G) credit-cycle index, reported as macro_index
-    transition: np.ndarray  # (B, H, G, T, 2, 7, 8) int64 thresholds, destinations worst first
-    prepay: np.ndarray  # (G,) int64 thresholds
-    penalty_multiplier: float
-    recovery_hazard: int  # threshold
-    recovery_quantiles: np.ndarray  # (2^QUANTILE_BITS,) recovered fraction
-    agency_fee: float
-    recovery_window: int
-    key: tuple[int, int]
-    stream: int
-    levers: Levers
-    path_levers: PathLevers
-    originations: np.ndarray  # (B, H) int64: new loans originated per path and month
-
-    @property
-    def paths(self) -> int:
-        return self.transition.shape[0]
-
-    @property
-    def horizon(self) -> int:
-        return self.transition.shape[1]
 
 
 def build_tables(
@@ -257,8 +208,6 @@ def build_tables(
     reused; ``levers`` must be, for a policy with re-instalment, as they depend on the book).
 
     ``pool``: the candidate new loans of the book the kernel will run (none if omitted)."""
-    from simulator.engine.levers import path_levers, policy_levers
-
     if probits is None:
         probits = base_probits(model, policy)
     if levers is None:
@@ -282,52 +231,3 @@ def build_tables(
         path_levers=path_levers(model, policy, z),
         originations=(np.zeros(z.shape[:2], np.int64) if pool is None else pool.originations(z)),
     )
-
-
-@dataclass(frozen=True)
-class Book:
-    """The loan arrays a kernel reads (contiguous, fixed dtypes): the opening book, then the
-    candidate new loans of :mod:`~simulator.engine.cohorts` (``start >= 0``)."""
-
-    segment: np.ndarray  # int8
-    tier: np.ndarray  # int8
-    principal: np.ndarray  # int64 fen
-    monthly_rate: np.ndarray  # float64: annual_rate / 12
-    remaining_term: np.ndarray  # int32
-    instalment: np.ndarray  # int64 fen
-    state: np.ndarray  # int8: current or bucket
-    restructured: np.ndarray  # int32
-    start: np.ndarray  # int32: -1 on the opening book, else the month index of origination
-    rank: np.ndarray  # int32: a candidate's rank within its month (0 on the opening book)
-    opening_loans: int  # the first ``opening_loans`` loans are the opening book
-
-    @classmethod
-    def from_portfolio(cls, portfolio: Portfolio, pool: Pool | None = None) -> Book:
-        """The book's loans, followed by ``pool``'s candidate new loans if given."""
-
-        def c(*parts: np.ndarray, dtype: type) -> np.ndarray:
-            return np.ascontiguousarray(np.concatenate(parts), dtype=dtype)
-
-        n = len(portfolio)
-        if pool is None:
-            new = np.zeros(0, np.int64)
-            start, rank = np.zeros(0, np.int32), np.zeros(0, np.int32)
-            term, instalment = np.zeros(0, np.int32), np.zeros(0, np.int64)
-        else:
-            new, start, rank = pool.template, pool.start, pool.rank
-            term, instalment = pool.remaining_term, pool.instalment
-        return cls(
-            segment=c(portfolio.segment, portfolio.segment[new], dtype=np.int8),
-            tier=c(portfolio.tier, portfolio.tier[new], dtype=np.int8),
-            principal=c(portfolio.principal, portfolio.principal[new], dtype=np.int64),
-            monthly_rate=c(
-                portfolio.annual_rate / 12.0, portfolio.annual_rate[new] / 12.0, dtype=np.float64
-            ),
-            remaining_term=c(portfolio.remaining_term, term, dtype=np.int32),
-            instalment=c(portfolio.instalment, instalment, dtype=np.int64),
-            state=c(portfolio.state, np.full(len(new), CURRENT), dtype=np.int8),
-            restructured=c(portfolio.restructured, np.zeros(len(new)), dtype=np.int32),
-            start=c(np.full(n, -1), start, dtype=np.int32),
-            rank=c(np.zeros(n), rank, dtype=np.int32),
-            opening_loans=n,
-        )

@@ -27,8 +27,8 @@ if __package__ in (None, ""):  # run as a script: python benchmarks/dask_overhea
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from simulator import synthetic_portfolio
-from simulator.distributed import cluster_client
 from simulator.run import simulate
+from simulator.run.distributed import cluster_client
 
 
 def _run(book: Any, paths: int, horizon: int, client: Any = None) -> float:

@@ -25,7 +25,7 @@ def recorded_run(
         return build(*args, **kwargs)
 
     names = ["baseline", "adverse", "severe", "pandemic", "stagflation"][:scenarios]
-    aggregate.build_dataset = record  # simulate imports it from the module when it runs
+    aggregate.build_dataset = record  # simulate reads it from the module when it runs
     try:
         ds = common.run(common.book(loans), paths=paths, months=months, scenarios=names)
     finally:

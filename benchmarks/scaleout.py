@@ -31,7 +31,7 @@ class Dask:
         self.client: Any = None
         self.stack = ExitStack()
         if where == "dask":
-            from simulator.distributed import cluster_client
+            from simulator.run.distributed import cluster_client
 
             self.client = self.stack.enter_context(
                 cluster_client(workers=common.ALL_THREADS, dashboard=False)

@@ -21,7 +21,7 @@ from distributed import Client, LocalCluster
 
 from simulator import InputError, synthetic_portfolio
 from simulator.run import BLOCK_PATHS, simulate
-from simulator.runstore import MANIFEST
+from simulator.run.store import MANIFEST
 
 SCENARIOS = ["baseline", "severe"]
 POLICIES = ["standard", "harsh-collections"]

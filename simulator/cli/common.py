@@ -189,7 +189,7 @@ def simulate_from_options(
     with ExitStack() as stack:
         client = None
         if workers is not None or scheduler is not None:
-            from simulator.distributed import cluster_client
+            from simulator.run.distributed import cluster_client
 
             say = (lambda _: None) if quiet else (lambda text: click.echo(text, err=True))
             client = stack.enter_context(

@@ -10,6 +10,10 @@ threads or workers may change, since results do not depend on them.
 
 Blocks are written by the process that runs ``simulate`` (the Dask client), never by workers, so
 a cluster needs no shared file system.
+
+The store takes plain data: a manifest is a dict of strings and numbers, a block a key of three
+ints and a dict of named arrays. It knows nothing of the model or of the run's classes
+(``simulator.run.execute`` is the glue).
 """
 
 from __future__ import annotations
@@ -22,27 +26,25 @@ import re
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from simulator.errors import InputError
-
-if TYPE_CHECKING:
-    from simulator.inputs.model import Model
-    from simulator.inputs.policy import Policy
-    from simulator.inputs.scenario import Scenario
-    from simulator.inputs.treasury import Treasury
-    from simulator.run import BlockKey, BlockResult
 
 log = logging.getLogger(__name__)
 
 FORMAT = 1
 MANIFEST = "manifest.json"
 _BLOCK = re.compile(r"^block-(\d+)-(\d+)-(\d+)\.npz$")
+
+Key = tuple[int, int, int]
+"""A block's key: (scenario index, policy index, first path)."""
+Arrays = dict[str, np.ndarray]
+"""A block's arrays, by name."""
 
 
 def _sha256(*parts: str) -> str:
@@ -56,10 +58,10 @@ def _sha256(*parts: str) -> str:
 def manifest(
     *,
     book_sha256: str,
-    model: Model,
-    treasury: Treasury,
-    scenarios: Sequence[Scenario],
-    policies: Sequence[Policy],
+    model_text: str,
+    treasury_text: str,
+    scenarios: Sequence[tuple[str, Sequence[str]]],
+    policies: Sequence[tuple[str, Sequence[str]]],
     seed: int,
     paths: int,
     horizon: int,
@@ -68,8 +70,9 @@ def manifest(
 ) -> dict[str, Any]:
     """What identifies a run's blocks: equal manifests give equal blocks.
 
-    Files are identified by the SHA-256 of their text; a scenario also by its macro anchor
-    points, which may come from a ``[history]`` CSV file that its text only names.
+    Each input is identified by the SHA-256 of its texts: a file's text, and for each scenario
+    and policy, given as ``(name, texts)``, whatever else decides its numbers (a scenario's
+    macro anchor points may come from a ``[history]`` CSV file that its text only names).
     """
     return {
         "format": FORMAT,
@@ -79,16 +82,10 @@ def manifest(
         "horizon": horizon,
         "block_paths": block_paths,
         "portfolio_sha256": book_sha256,
-        "model_sha256": _sha256(model.text),
-        "treasury_sha256": _sha256(treasury.text),
-        "scenarios": [
-            {
-                "name": s.name,
-                "sha256": _sha256(s.text, repr(sorted(s.anchors.items())), s.start.isoformat()),
-            }
-            for s in scenarios
-        ],
-        "policies": [{"name": p.name, "sha256": _sha256(p.text)} for p in policies],
+        "model_sha256": _sha256(model_text),
+        "treasury_sha256": _sha256(treasury_text),
+        "scenarios": [{"name": name, "sha256": _sha256(*texts)} for name, texts in scenarios],
+        "policies": [{"name": name, "sha256": _sha256(*texts)} for name, texts in policies],
     }
 
 
@@ -179,28 +176,26 @@ class RunStore:
         return store
 
     @staticmethod
-    def _block_files(directory: Path) -> Iterable[tuple[BlockKey, Path]]:
+    def _block_files(directory: Path) -> Iterable[tuple[Key, Path]]:
         for path in directory.iterdir():
             match = _BLOCK.match(path.name)
             if match:
                 s, p, first = (int(g) for g in match.groups())
                 yield (s, p, first), path
 
-    def block_path(self, key: BlockKey) -> Path:
+    def block_path(self, key: Key) -> Path:
         s, p, first = key
         return self.directory / f"block-{s}-{p}-{first}.npz"
 
-    def finished(self) -> set[BlockKey]:
+    def finished(self) -> set[Key]:
         """The blocks saved so far."""
         return {key for key, _ in self._block_files(self.directory)}
 
     def load_finished(
-        self, keys: Iterable[BlockKey], fits: Callable[[BlockKey, BlockResult], bool]
-    ) -> dict[BlockKey, BlockResult]:
-        """The saved blocks among ``keys`` that can be read and ``fits`` accepts; a file that
-        cannot is logged and left to be computed again."""
-        from simulator.run import BlockResult
-
+        self, keys: Iterable[Key], names: Sequence[str], fits: Callable[[Key, Arrays], bool]
+    ) -> dict[Key, Arrays]:
+        """The saved blocks among ``keys`` that can be read, hold the arrays ``names`` and
+        that ``fits`` accepts; a file that cannot is logged and left to be computed again."""
         out = {}
         saved = self.finished()
         for key in keys:
@@ -209,7 +204,7 @@ class RunStore:
             path = self.block_path(key)
             try:
                 with np.load(path) as data:
-                    result = BlockResult(flows=data["flows"], stocks=data["stocks"], z=data["z"])
+                    result = {name: data[name] for name in names}
             except (OSError, ValueError, KeyError, zipfile.BadZipFile) as err:
                 log.warning("%s: unreadable (%s); the block will be computed again", path, err)
                 continue
@@ -219,12 +214,10 @@ class RunStore:
             out[key] = result
         return out
 
-    def save(self, key: BlockKey, result: BlockResult) -> None:
+    def save(self, key: Key, arrays: Mapping[str, np.ndarray]) -> None:
         """Save a finished block (atomically: a temporary file, then a rename)."""
-        self._write(
-            self.block_path(key),
-            lambda f: np.savez(f, flows=result.flows, stocks=result.stocks, z=result.z),
-        )
+        named: dict[str, Any] = dict(arrays)
+        self._write(self.block_path(key), lambda f: np.savez(f, **named))
 
     def _write(self, path: Path, write: Callable[[Any], object]) -> None:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=self.directory)

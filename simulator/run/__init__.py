@@ -1,0 +1,105 @@
+"""``simulate``: inputs -> model tables -> kernel, block of paths by block -> Dataset.
+
+Four stages, one module each, in the order the data flows (as flox splits ``groupby_reduce``
+into factorize, reduce per chunk, combine and finalize):
+
+1. :mod:`~simulator.run.inputs` resolves the inputs: files loaded and checked, the book, the
+   new-loan pool and each policy's levers (``RunInputs``, what every block reads);
+2. :mod:`~simulator.run.blocks` plans the blocks (one scenario, one policy, a range of paths)
+   and computes one, a pure function of the inputs;
+3. :mod:`~simulator.run.execute` runs the blocks not done yet, in this process or on a Dask
+   cluster (:mod:`~simulator.run.distributed`), saving and reusing finished blocks in a run
+   directory (:mod:`~simulator.run.store`);
+4. :mod:`~simulator.run.assemble` turns the integer totals into the Dataset.
+
+Blocks cover disjoint paths and hold integer totals at fixed path offsets: assembling them
+needs no arithmetic, so the Dataset is the same bit for bit whatever ran the blocks, in
+whatever order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from simulator.inputs.model import Model
+from simulator.inputs.policy import Policy
+from simulator.inputs.portfolio import Portfolio
+from simulator.inputs.scenario import Scenario
+from simulator.inputs.treasury import Treasury
+from simulator.run.assemble import assemble
+from simulator.run.blocks import BLOCK_PATHS, plan_blocks
+from simulator.run.execute import Progress, execute, open_store
+from simulator.run.inputs import (
+    DEFAULT_SCENARIOS,
+    DEFAULT_SYNTHETIC_LOANS,
+    ENGINES,
+    check_arguments,
+    resolve_inputs,
+)
+
+if TYPE_CHECKING:
+    import xarray as xr
+    from distributed import Client
+
+__all__ = [
+    "BLOCK_PATHS",
+    "DEFAULT_SCENARIOS",
+    "DEFAULT_SYNTHETIC_LOANS",
+    "ENGINES",
+    "Progress",
+    "simulate",
+]
+
+
+def simulate(
+    portfolio: Portfolio | str | Path | int | None = None,
+    scenarios: Sequence[str | Path | Scenario] = DEFAULT_SCENARIOS,
+    policies: Sequence[str | Path | Policy] = ("standard",),
+    *,
+    model: str | Path | Model = "default",
+    treasury: str | Path | Treasury = "default",
+    paths: int = 1000,
+    horizon: int | None = None,
+    seed: int = 0,
+    engine: str = "numba",
+    threads: int | None = None,
+    chunks: int | None = None,
+    block_paths: int = BLOCK_PATHS,
+    progress: Progress | None = None,
+    client: Client | None = None,
+    run_dir: str | Path | None = None,
+    resume: bool = False,
+) -> xr.Dataset:
+    """Simulate the book under every scenario and policy; return the Dataset of SPEC 6.
+
+    ``portfolio``: a :class:`Portfolio`, a path to a loan tape, a number of synthetic loans, or
+    None for the embedded default (100,000 synthetic loans, seed 0). ``horizon`` defaults to the
+    longest scenario horizon. Results depend only on the inputs and ``seed``: not on ``threads``,
+    ``chunks``, ``block_paths``, ``engine`` or ``client``.
+
+    ``client``: a ``distributed.Client``; the blocks of ``block_paths`` paths then run as tasks
+    on its cluster (``threads`` is then Numba threads per worker process, by default the host's
+    cores shared among the worker processes on it).
+
+    ``run_dir``: a directory where each finished block is saved, with a manifest of the inputs.
+    With ``resume=True``, blocks already there from an interrupted run of the same inputs are
+    reused and only the others are computed; different inputs raise :class:`InputError`. An
+    existing ``run_dir`` without ``resume`` is an error. Remove the directory once the result is
+    saved (the CLI does).
+    """
+    check_arguments(
+        engine=engine, paths=paths, block_paths=block_paths, seed=seed, resume=resume,
+        run_dir=run_dir,
+    )  # fmt: skip
+    run = resolve_inputs(
+        portfolio, scenarios, policies, model=model, treasury=treasury, horizon=horizon,
+        seed=seed, engine=engine,
+    )  # fmt: skip
+    plan = plan_blocks(run.inputs, paths, block_paths)
+    store = open_store(run, plan, run_dir, resume=resume)
+    totals = execute(
+        run, plan, threads=threads, chunks=chunks, progress=progress, client=client, store=store
+    )
+    return assemble(run, totals)

@@ -1,0 +1,190 @@
+"""Stage 2 of ``simulate``: the blocks of paths, how one is computed, and where it lands.
+
+The unit of work is a *block*: one scenario, one policy and a range of paths. A :class:`Plan`
+cuts every (scenario, policy) into blocks of ``block_paths`` paths; :func:`simulate_block`
+computes one from :class:`~simulator.run.inputs.RunInputs` alone (a pure function of them), so
+the same function runs in this process or as a task on a Dask cluster (:func:`block_task`).
+Blocks cover disjoint paths and hold integer totals at fixed path offsets: :class:`PathTotals`
+takes them in any order with no arithmetic, so the result is the same bit for bit whatever ran
+the blocks, in whatever order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from simulator.errors import InputError
+from simulator.run.inputs import RunInputs
+
+BLOCK_PATHS = 64
+"""Paths per kernel call: bounds the size of the tables (about 0.3 MB per path)."""
+
+BlockKey = tuple[int, int, int]
+"""(scenario index, policy index, first path) of a block."""
+
+
+@dataclass(frozen=True)
+class BlockResult:
+    """Kernel totals of one block of paths, summed over chunks of loans."""
+
+    flows: np.ndarray  # (B, H, G, F) int64
+    stocks: np.ndarray  # (B, H, G, S, 2) int64
+    z: np.ndarray  # (B, H, G) float64
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        """The arrays of a block, by name (as the run store saves them)."""
+        return tuple(f.name for f in fields(cls))
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {name: getattr(self, name) for name in self.names()}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The blocks of a run: each (scenario, policy) cut into ranges of ``block_paths`` paths."""
+
+    scenarios: tuple[str, ...]  # names, for the labels of the log and of errors
+    policies: tuple[str, ...]
+    paths: int
+    block_paths: int
+
+    @property
+    def keys(self) -> list[BlockKey]:
+        """Every block, scenario by scenario, policy by policy, in the order of their paths."""
+        return [
+            (s, p, first)
+            for s in range(len(self.scenarios))
+            for p in range(len(self.policies))
+            for first in range(0, self.paths, self.block_paths)
+        ]
+
+    def paths_of(self, key: BlockKey) -> range:
+        first = key[2]
+        return range(first, min(first + self.block_paths, self.paths))
+
+    def label(self, key: BlockKey) -> str:
+        s, p, _ = key
+        block = self.paths_of(key)
+        return f"{self.scenarios[s]}/{self.policies[p]} paths {block.start}-{block.stop - 1}"
+
+
+def plan_blocks(inputs: RunInputs, paths: int, block_paths: int) -> Plan:
+    return Plan(
+        scenarios=tuple(s.name for s in inputs.scenarios),
+        policies=tuple(p.name for p in inputs.policies),
+        paths=paths,
+        block_paths=block_paths,
+    )
+
+
+class PathTotals:
+    """The kernel totals of every (scenario, policy) for all paths, filled block by block.
+
+    ``runs[(s, p)]`` is ``(flows, stocks, z)`` of scenario s and policy p: (P, H, G, F) and
+    (P, H, G, S, 2) int64, (P, H, G) float64.
+    """
+
+    def __init__(self, plan: Plan, horizon: int, segments: int) -> None:
+        from simulator.engine.layout import N_FLOWS, N_STOCKS
+        from simulator.states import STATES
+
+        shape = (plan.paths, horizon, segments)
+        self.plan = plan
+        self.runs = {
+            (s, p): (
+                np.zeros((*shape, N_FLOWS), np.int64),
+                np.zeros((*shape, len(STATES), N_STOCKS), np.int64),
+                np.zeros(shape),
+            )
+            for s in range(len(plan.scenarios))
+            for p in range(len(plan.policies))
+        }
+
+    def put(self, key: BlockKey, result: BlockResult) -> None:
+        flows, stocks, z = self.runs[key[:2]]
+        at = slice(key[2], key[2] + len(result.z))
+        flows[at], stocks[at], z[at] = result.flows, result.stocks, result.z
+
+    def fits(self, key: BlockKey, result: BlockResult) -> bool:
+        """Whether ``result`` has the shape of block ``key`` (a saved block may not)."""
+        block = self.plan.paths_of(key)
+        flows, stocks, z = (a[block.start : block.stop] for a in self.runs[key[:2]])
+        return (result.flows.shape, result.stocks.shape, result.z.shape) == (
+            flows.shape,
+            stocks.shape,
+            z.shape,
+        )
+
+
+def simulate_block(
+    inputs: RunInputs, scenario: int, policy: int, paths: range, chunks: int
+) -> BlockResult:
+    """Simulate paths ``paths`` of (scenario, policy) with the loans in ``chunks`` chunks.
+
+    A pure function of its arguments; the result does not depend on ``chunks``.
+    """
+    from simulator.engine.layout import N_FLOWS, N_STOCKS
+    from simulator.engine.tables import build_tables
+    from simulator.states import STATES
+
+    tables = build_tables(
+        inputs.model,
+        inputs.scenarios[scenario],
+        inputs.policies[policy],
+        seed=inputs.seed,
+        paths=paths,
+        horizon=inputs.horizon,
+        probits=inputs.probits[policy],
+        levers=inputs.levers[policy],
+        pool=inputs.pool,
+    )
+    G, S, H = len(inputs.model.segments), len(STATES), inputs.horizon
+    flows = np.zeros((chunks, len(paths), H, G, N_FLOWS), np.int64)
+    stocks = np.zeros((chunks, len(paths), H, G, S, N_STOCKS), np.int64)
+    kernel(inputs.engine)(inputs.book, tables, flows, stocks)
+    return BlockResult(flows=flows.sum(axis=0), stocks=stocks.sum(axis=0), z=tables.z)
+
+
+def chunk_count(chunks: int | None, threads: int, loans: int) -> int:
+    """Chunks of loans per kernel call: as asked, else four per thread (at most one per loan)."""
+    return chunks or max(1, min(4 * threads, loans))
+
+
+def block_task(
+    inputs: RunInputs, key: BlockKey, threads: int, *, plan: Plan, chunks: int | None
+) -> BlockResult:
+    """One block as a cluster task, with ``threads`` Numba threads (set in the calling thread)."""
+    s, p, _ = key
+    with numba_threads(threads if inputs.engine == "numba" else None) as n_threads:
+        n_chunks = chunk_count(chunks, n_threads, len(inputs.book.principal))
+        return simulate_block(inputs, s, p, plan.paths_of(key), n_chunks)
+
+
+def kernel(engine: str) -> Callable[..., None]:
+    if engine == "numba":
+        from simulator.engine.kernel_numba import run_block
+    else:
+        from simulator.engine.kernel_numpy import run_block
+    return run_block
+
+
+@contextmanager
+def numba_threads(threads: int | None) -> Iterator[int]:
+    """Run with ``threads`` Numba threads (all cores if None); restores the setting after."""
+    import numba
+
+    previous = numba.get_num_threads()
+    cores = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]
+    if threads is not None:
+        if not 1 <= threads <= cores:
+            raise InputError(None, f"threads must be from 1 to {cores}, got {threads}")
+        numba.set_num_threads(threads)
+    try:
+        yield numba.get_num_threads()
+    finally:
+        numba.set_num_threads(previous)

@@ -70,17 +70,60 @@ def build_dataset(
     first = totals[(scenarios[0], policies[0])]
     paths, horizon = first.flows.shape[:2]
     opening_principal_fen = int(segment_opening_fen.sum())
-    per_run = {}
-    for (s, p), run in totals.items():
-        values = run.fen()
-        by_path = {name: v.sum(axis=2) for name, v in values.items() if v.ndim == 3}
-        cash = waterfall(by_path, book_index(run.z, segment_opening_fen), treasury, spreads[s],
-                         opening_principal_fen)  # fmt: skip
-        for name in ("funding_interest", "funding_repaid", "net_cash_flow", "liquidity_buffer"):
-            values[name] = getattr(cash, name)[:, :, None]  # a segment axis of one, summed below
-        values["min_buffer"] = cash.min_buffer
-        values["survival_months"] = cash.survival_months
-        per_run[(s, p)] = values
+    per_run = {
+        (s, p): run_values(run, segment_opening_fen, treasury, spreads[s], opening_principal_fen)
+        for (s, p), run in totals.items()
+    }
+    data = _variables(totals, per_run, scenarios, policies, segments, segment_opening_fen)
+    ds = xr.Dataset(
+        {name: xr.Variable(dims, values) for name, (dims, values) in data.items()},
+        coords={
+            V.SCENARIO: scenarios,
+            V.POLICY: policies,
+            V.PATH: np.arange(paths),
+            V.MONTH: np.arange(1, horizon + 1),
+            "date": (V.MONTH, pd.date_range(start, periods=horizon, freq="MS")),
+            V.SEGMENT: list(segments),
+            V.STATE: list(STATES),
+        },
+        attrs=attrs,
+    )
+    for key in ds.data_vars:
+        var = V.get(str(key))
+        ds[key].attrs.update(units=var.units, long_name=var.long_name, description=var.doc)
+    return ds
+
+
+def run_values(
+    run: RunTotals,
+    segment_opening_fen: np.ndarray,
+    treasury: Treasury,
+    spread: np.ndarray,
+    opening_principal_fen: int,
+) -> dict[str, np.ndarray]:
+    """Every variable of one (scenario, policy) in integer units, the treasury's included."""
+    values = run.fen()
+    by_path = {name: v.sum(axis=2) for name, v in values.items() if v.ndim == 3}
+    cash = waterfall(by_path, book_index(run.z, segment_opening_fen), treasury, spread,
+                     opening_principal_fen)  # fmt: skip
+    for name in ("funding_interest", "funding_repaid", "net_cash_flow", "liquidity_buffer"):
+        values[name] = getattr(cash, name)[:, :, None]  # a segment axis of one, summed below
+    values["min_buffer"] = cash.min_buffer
+    values["survival_months"] = cash.survival_months
+    return values
+
+
+def _variables(
+    totals: Mapping[tuple[str, str], RunTotals],
+    per_run: Mapping[tuple[str, str], dict[str, np.ndarray]],
+    scenarios: list[str],
+    policies: list[str],
+    segments: tuple[str, ...],
+    segment_opening_fen: np.ndarray,
+) -> dict[str, tuple[tuple[str, ...], np.ndarray]]:
+    """Each registered variable as (dims, values), stacked over scenarios and policies; money
+    converted from fen to CNY."""
+    opening_principal_fen = int(segment_opening_fen.sum())
 
     def stack(name: str, reduce_segments: bool) -> np.ndarray:
         rows = []
@@ -120,21 +163,4 @@ def build_dataset(
     opening = np.full((len(scenarios), len(policies)), opening_principal_fen, dtype=np.int64)
     put("opening_principal", opening)
     data["loss_rate"] = (V.get("loss_rate").dims, cumulative / max(opening_principal_fen, 1))
-
-    ds = xr.Dataset(
-        {name: xr.Variable(dims, values) for name, (dims, values) in data.items()},
-        coords={
-            V.SCENARIO: scenarios,
-            V.POLICY: policies,
-            V.PATH: np.arange(paths),
-            V.MONTH: np.arange(1, horizon + 1),
-            "date": (V.MONTH, pd.date_range(start, periods=horizon, freq="MS")),
-            V.SEGMENT: list(segments),
-            V.STATE: list(STATES),
-        },
-        attrs=attrs,
-    )
-    for key in ds.data_vars:
-        var = V.get(str(key))
-        ds[key].attrs.update(units=var.units, long_name=var.long_name, description=var.doc)
-    return ds
+    return data

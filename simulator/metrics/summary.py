@@ -1,0 +1,95 @@
+"""``summarize``: the loss and liquidity distributions of a result Dataset (SPEC 6).
+
+Per scenario and policy (n paths):
+
+* expected loss rate and its standard error ``s / sqrt(n)``, in total and by segment;
+* VaR and ES of the loss rate at each level, with confidence intervals (:mod:`.tails`);
+* liquidity: probability of a shortfall (buffer < 0) by month with its binomial standard error,
+  the buffer fan (quantiles by month), the survival-horizon distribution and its median;
+* the mean delinquency balance by state over time, in total and by segment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import xarray as xr
+
+from simulator.metrics.tails import CONFIDENCE, value_at_risk
+from simulator.variables import MONTH, PATH
+
+DEFAULT_LEVELS = (0.95, 0.99, 0.999)
+FAN_QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
+
+
+def _mean_and_se(values: xr.DataArray) -> tuple[xr.DataArray, xr.DataArray]:
+    n = values.sizes[PATH]
+    mean = values.mean(PATH)
+    se = values.std(PATH, ddof=1) / np.sqrt(n) if n > 1 else xr.full_like(mean, np.nan)
+    return mean, se
+
+
+def summarize(
+    ds: xr.Dataset, levels: Sequence[float] = DEFAULT_LEVELS, confidence: float = CONFIDENCE
+) -> xr.Dataset:
+    """Loss and liquidity distributions per scenario and policy, with Monte Carlo errors."""
+    n = ds.sizes[PATH]
+    expected, expected_se = _mean_and_se(ds["loss_rate"])
+    segment_loss = ds["segment_net_credit_loss"].sum(MONTH) / ds["segment_opening_principal"]
+    segment_expected, segment_se = _mean_and_se(segment_loss)
+    tails = value_at_risk(ds["loss_rate"], levels, confidence)
+    shortfall = (ds["liquidity_buffer"] < 0).mean(PATH)
+    survival = ds["survival_months"]
+    horizon = ds.sizes[MONTH]
+    out = xr.Dataset(
+        {
+            "expected_loss": expected,
+            "expected_loss_se": expected_se,
+            "segment_expected_loss": segment_expected,
+            "segment_expected_loss_se": segment_se,
+            **tails.data_vars,
+            "expected_net_loss": ds["cumulative_net_loss"].mean(PATH),
+            "shortfall_probability": shortfall,
+            "shortfall_probability_se": np.sqrt(shortfall * (1 - shortfall) / n),
+            "buffer_fan": ds["liquidity_buffer"].quantile(list(FAN_QUANTILES), PATH),
+            "min_buffer_fan": ds["min_buffer"].quantile(list(FAN_QUANTILES), PATH),
+            "survival_distribution": xr.concat(
+                [(survival == m).mean(PATH) for m in range(1, horizon + 2)], dim="survival_month"
+            ).assign_coords(survival_month=np.arange(1, horizon + 2)),
+            "median_survival": survival.median(PATH),
+            "shortfall_within_12": (survival <= 12).mean(PATH),
+            "shortfall_within_horizon": (survival <= horizon).mean(PATH),
+            "delinquency_balance": ds["balance"].mean(PATH),
+            "segment_delinquency_balance": ds["segment_balance"].mean(PATH),
+        }
+    )
+    docs = {
+        "expected_loss": ("1", "expected loss rate"),
+        "expected_loss_se": ("1", "standard error of the expected loss rate"),
+        "segment_expected_loss": ("1", "expected loss rate by segment"),
+        "segment_expected_loss_se": ("1", "standard error of the segment expected loss rate"),
+        "var": ("1", "value at risk of the loss rate"),
+        "var_low": ("1", f"lower {confidence:.0%} bound of the VaR"),
+        "var_high": ("1", f"upper {confidence:.0%} bound of the VaR"),
+        "es": ("1", "expected shortfall of the loss rate"),
+        "es_low": ("1", f"lower {confidence:.0%} bound of the ES"),
+        "es_high": ("1", f"upper {confidence:.0%} bound of the ES"),
+        "expected_net_loss": ("CNY", "expected cumulative net credit loss"),
+        "shortfall_probability": ("1", "probability that the buffer is below zero"),
+        "shortfall_probability_se": ("1", "standard error of the shortfall probability"),
+        "buffer_fan": ("CNY", "quantiles of the liquidity buffer by month"),
+        "min_buffer_fan": ("CNY", "quantiles of the minimum buffer"),
+        "survival_distribution": ("1", "share of paths whose buffer first goes below zero in "
+                                  "each month (horizon + 1: never)"),
+        "median_survival": ("month", "median survival horizon"),
+        "shortfall_within_12": ("1", "probability of a liquidity shortfall within 12 months"),
+        "shortfall_within_horizon": ("1", "probability of a liquidity shortfall within the "
+                                     "horizon"),
+        "delinquency_balance": ("CNY", "mean principal by state and month"),
+        "segment_delinquency_balance": ("CNY", "mean principal by segment, state and month"),
+    }  # fmt: skip
+    for name, (units, long_name) in docs.items():
+        out[name].attrs.update(units=units, long_name=long_name)
+    out.attrs.update(paths=n, confidence=confidence)
+    return out

@@ -1,0 +1,98 @@
+"""Delinquency in a scenario, per policy: the mean principal in each days-past-due bucket by
+month, stacked, and its table."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from html import escape
+
+import numpy as np
+import xarray as xr
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
+
+from simulator.report.context import Context
+from simulator.report.figures import ReportFigure, money_scale, month_axis, new_figure
+from simulator.report.html import cny, pct, state_label, table
+from simulator.variables import MONTH, POLICY, SCENARIO
+
+
+def delinquent_states(ds: xr.Dataset) -> list[str]:
+    return [str(s) for s in ds["state"].values if str(s).startswith("dpd_")]
+
+
+def _figure(ds: xr.Dataset, summary: xr.Dataset, scenario: str, policy: str) -> Figure:
+    fig = new_figure("delinquency")
+    ax = fig.add_subplot()
+    states = delinquent_states(ds)
+    balance = summary["delinquency_balance"].sel(
+        {SCENARIO: scenario, POLICY: policy, "state": states}
+    )
+    months = summary[MONTH].values
+    factor, unit = money_scale(balance.sum("state").values)
+    colours = [
+        (0.98, 0.85 - 0.12 * i, 0.35 - 0.05 * i) if i < 3 else (0.85 - 0.12 * (i - 3), 0.2, 0.15)
+        for i in range(len(states))
+    ]
+    ax.stackplot(
+        months,
+        *(balance.sel(state=s).values / factor for s in states),
+        labels=[state_label(s) for s in states],
+        colors=colours,
+        alpha=0.9,
+    )
+    ax.set_ylabel(f"mean principal delinquent, end of month ({unit})")
+    ax.yaxis.set_major_formatter(
+        FuncFormatter(lambda y, _: f"{y:,.0f}" if factor > 1 or abs(y) >= 10 else f"{y:,.1f}")
+    )
+    month_axis(ax, len(months))
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(
+        handles[::-1], labels[::-1], fontsize="small", loc="outside right upper", title="state"
+    )
+    ax.set_title(f"{scenario} / {policy}: delinquent balance by state (mean over paths)")
+    return fig
+
+
+def section(ctx: Context, s: str) -> str:
+    """The delinquency section of scenario ``s``."""
+    return "".join(_parts(ctx, s, ctx.scenario_ids[s]))
+
+
+def _parts(ctx: Context, s: str, sid: str) -> Iterator[str]:
+    ds, summary, ids = ctx.ds, ctx.summary, ctx.ids
+    policies, emit = ctx.policies, ctx.emit
+    yield f'<section id="{ids(sid, "delinquency")}" class="delinquency"><h3>Delinquency</h3>'
+    states = delinquent_states(ds)
+    for p in policies:
+        at = {SCENARIO: s, POLICY: p}
+        yield (f'<div id="{ids(sid, p, "delinquency")}" class="policy"><h4>Policy {escape(p)}</h4>')
+        yield emit(
+            ReportFigure(
+                ids(s, p, "delinquency"),
+                "delinquency",
+                f"{s} / {p}: delinquency by state",
+                _figure(ds, summary, s, p),
+                "Mean principal in each days-past-due bucket at the end of each month.",
+            )
+        )
+        balance = summary["delinquency_balance"].sel(at)
+        rows = []
+        for m in ds[MONTH].values:
+            row_balance = balance.sel(month=m)
+            delinquent = float(row_balance.sel(state=states).sum())
+            on_book = delinquent + float(row_balance.sel(state="current"))
+            rows.append(
+                [(int(m),), (cny(float(row_balance.sel(state="current"))),)]
+                + [(cny(float(row_balance.sel(state=st))),) for st in states]
+                + [(cny(delinquent),), (pct(delinquent / on_book if on_book else np.nan),)]
+            )
+        yield table(
+            "Mean principal by state, end of month (CNY)",
+            ["month", "current", *map(state_label, states), "delinquent", "delinquent share"],
+            rows,
+        )
+        yield "</div>"
+    yield "</section>"

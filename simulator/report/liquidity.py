@@ -1,0 +1,116 @@
+"""Liquidity in a scenario, per policy: the fan chart of the liquidity buffer (median and 25-75%,
+5-95% and 1-99% bands of paths) with the probability of a shortfall by month, and its table."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from html import escape
+
+import numpy as np
+import xarray as xr
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, PercentFormatter
+
+from simulator.report.context import Context
+from simulator.report.figures import COLOURS, ReportFigure, money_scale, month_axis, new_figure
+from simulator.report.html import cny, pct, table
+from simulator.variables import MONTH, POLICY, SCENARIO
+
+FAN_BANDS = ((0.01, 0.99), (0.05, 0.95), (0.25, 0.75))
+
+
+def _figure(summary: xr.Dataset, scenario: str, policy: str) -> Figure:
+    fig = new_figure("liquidity")
+    ax = fig.add_subplot()
+    at = {SCENARIO: scenario, POLICY: policy}
+    fan = summary["buffer_fan"].sel(at)
+    months = summary[MONTH].values
+    factor, unit = money_scale(fan.values)
+    for (low, high), alpha in zip(FAN_BANDS, (0.15, 0.25, 0.4), strict=True):
+        ax.fill_between(
+            months,
+            fan.sel(quantile=low).values / factor,
+            fan.sel(quantile=high).values / factor,
+            color=COLOURS[0],
+            alpha=alpha,
+            linewidth=0,
+            label=f"{low:.0%}-{high:.0%} of paths",
+        )
+    ax.plot(
+        months, fan.sel(quantile=0.5).values / factor, color=COLOURS[0], linewidth=2, label="median"
+    )
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_ylabel(f"liquidity buffer, end of month ({unit})")
+    ax.yaxis.set_major_formatter(
+        FuncFormatter(lambda y, _: f"{y:,.0f}" if factor > 1 or abs(y) >= 10 else f"{y:,.1f}")
+    )
+    month_axis(ax, len(months))
+    ax.grid(alpha=0.3)
+    twin = ax.twinx()
+    shortfall = summary["shortfall_probability"].sel(at).values
+    twin.plot(
+        months,
+        shortfall,
+        color=COLOURS[1],
+        linewidth=2,
+        marker="o",
+        markersize=3,
+        label="shortfall probability (right)",
+    )
+    twin.set_ylim(0, min(1.0, max(0.1, 1.15 * float(np.nanmax(shortfall)))))
+    twin.yaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=0))
+    twin.set_ylabel("probability that the buffer is below zero (%)", color=COLOURS[1])
+    handles, labels = ax.get_legend_handles_labels()
+    more, more_labels = twin.get_legend_handles_labels()
+    fig.legend(
+        handles + more, labels + more_labels, fontsize="small", loc="outside lower center", ncol=5
+    )
+    ax.set_title(f"{scenario} / {policy}: liquidity buffer fan and shortfall probability")
+    return fig
+
+
+def section(ctx: Context, s: str) -> str:
+    """The liquidity section of scenario ``s``."""
+    return "".join(_parts(ctx, s, ctx.scenario_ids[s]))
+
+
+def _parts(ctx: Context, s: str, sid: str) -> Iterator[str]:
+    ds, summary, ids = ctx.ds, ctx.summary, ctx.ids
+    policies, emit = ctx.policies, ctx.emit
+    yield f'<section id="{ids(sid, "liquidity")}" class="liquidity"><h3>Liquidity</h3>'
+    for p in policies:
+        at = {SCENARIO: s, POLICY: p}
+        yield f'<div id="{ids(sid, p, "liquidity")}" class="policy"><h4>Policy {escape(p)}</h4>'
+        yield emit(
+            ReportFigure(
+                ids(s, p, "liquidity"),
+                "liquidity",
+                f"{s} / {p}: liquidity buffer fan",
+                _figure(summary, s, p),
+                "Bands: 1-99%, 5-95% and 25-75% of paths; line: median buffer (left axis). "
+                "Orange: probability that the buffer is below zero (right axis).",
+            )
+        )
+        fan = summary["buffer_fan"].sel(at)
+        shortfall = summary["shortfall_probability"].sel(at)
+        shortfall_se = summary["shortfall_probability_se"].sel(at)
+        rows = [
+            [(int(m),), str(d)[:7]]
+            + [(cny(float(fan.sel(quantile=q, month=m))),) for q in (0.01, 0.05, 0.5, 0.95)]
+            + [
+                (
+                    f"{pct(float(shortfall.sel(month=m)), 1)} ± "
+                    f"{pct(float(shortfall_se.sel(month=m)), 1)}",
+                )
+            ]
+            for m, d in zip(ds[MONTH].values, ds["date"].values, strict=True)
+        ]
+        yield table(
+            f"Liquidity buffer (CNY) by month; median survival "
+            f"{float(summary['median_survival'].sel(at)):.0f} months, shortfall within 12 "
+            f"months {pct(float(summary['shortfall_within_12'].sel(at)), 1)}",
+            ["month", "date", "1%", "5%", "median", "95%", "shortfall probability ± s.e."],
+            rows,
+        )
+        yield "</div>"
+    yield "</section>"

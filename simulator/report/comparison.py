@@ -11,7 +11,7 @@ import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
-from simulator.report.context import Context
+from simulator.report.context import Context, joined
 from simulator.report.figures import COLOURS, ReportFigure, money_scale, new_figure
 from simulator.report.html import lvl, pct, pp, table
 from simulator.variables import POLICY, SCENARIO
@@ -65,12 +65,10 @@ def _figure(comparison: xr.Dataset, scenario: str, baseline: str, level: float) 
     return fig
 
 
-def section(ctx: Context, s: str) -> str:
+@joined
+def section(ctx: Context, s: str) -> Iterator[str]:
     """The comparison section of scenario ``s`` ('' with a single policy)."""
-    return "".join(_parts(ctx, s, ctx.scenario_ids[s]))
-
-
-def _parts(ctx: Context, s: str, sid: str) -> Iterator[str]:
+    sid = ctx.scenario_ids[s]
     comparison, baseline, level, ids = ctx.comparison, ctx.baseline, ctx.level, ctx.ids
     policies, emit = ctx.policies, ctx.emit
     if comparison is not None:

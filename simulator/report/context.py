@@ -3,14 +3,18 @@ levels, the page's ids and the function that embeds a figure."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import ParamSpec
 
 import xarray as xr
 
 from simulator.report.figures import ReportFigure
 from simulator.report.html import Ids
 from simulator.variables import MONTH, POLICY, SCENARIO
+
+P = ParamSpec("P")
 
 
 @dataclass(frozen=True)
@@ -43,3 +47,13 @@ class Context:
     def start(self) -> str:
         """The first month of the results (a date), or "?" if they do not say."""
         return str(self.ds["date"].values[0])[:10] if "date" in self.ds.coords else "?"
+
+
+def joined(parts: Callable[P, Iterator[str]]) -> Callable[P, str]:
+    """A section written as a generator of HTML pieces, as a function returning its HTML."""
+
+    @functools.wraps(parts)
+    def section(*args: P.args, **kwargs: P.kwargs) -> str:
+        return "".join(parts(*args, **kwargs))
+
+    return section

@@ -11,7 +11,7 @@ import xarray as xr
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from simulator.report.context import Context
+from simulator.report.context import Context, joined
 from simulator.report.figures import ReportFigure, money_scale, month_axis, new_figure
 from simulator.report.html import cny, pct, state_label, table
 from simulator.variables import MONTH, POLICY, SCENARIO
@@ -56,12 +56,10 @@ def _figure(ds: xr.Dataset, summary: xr.Dataset, scenario: str, policy: str) -> 
     return fig
 
 
-def section(ctx: Context, s: str) -> str:
+@joined
+def section(ctx: Context, s: str) -> Iterator[str]:
     """The delinquency section of scenario ``s``."""
-    return "".join(_parts(ctx, s, ctx.scenario_ids[s]))
-
-
-def _parts(ctx: Context, s: str, sid: str) -> Iterator[str]:
+    sid = ctx.scenario_ids[s]
     ds, summary, ids = ctx.ds, ctx.summary, ctx.ids
     policies, emit = ctx.policies, ctx.emit
     yield f'<section id="{ids(sid, "delinquency")}" class="delinquency"><h3>Delinquency</h3>'

@@ -7,16 +7,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from simulator.report.context import Context
+from simulator.report.context import Context, joined
 from simulator.report.html import cny, lvl, pct, table
 from simulator.variables import PATH, POLICY, SCENARIO
 
 
-def section(ctx: Context) -> str:
-    return "".join(_parts(ctx))
-
-
-def _parts(ctx: Context) -> Iterator[str]:
+@joined
+def section(ctx: Context) -> Iterator[str]:
     ds, summary, level, horizon = ctx.ds, ctx.summary, ctx.level, ctx.horizon
     scenarios, policies = ctx.scenarios, ctx.policies
     yield '<section id="key-figures"><h2>Key figures</h2>'

@@ -11,7 +11,7 @@ import xarray as xr
 from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
-from simulator.report.context import Context
+from simulator.report.context import Context, joined
 from simulator.report.figures import COLOURS, ReportFigure, new_figure
 from simulator.report.html import lvl, pct, table
 from simulator.variables import PATH, POLICY, SCENARIO
@@ -74,12 +74,10 @@ def _figure(ds: xr.Dataset, summary: xr.Dataset, scenario: str, level: float) ->
     return fig
 
 
-def section(ctx: Context, s: str) -> str:
+@joined
+def section(ctx: Context, s: str) -> Iterator[str]:
     """The loss section of scenario ``s``."""
-    return "".join(_parts(ctx, s, ctx.scenario_ids[s]))
-
-
-def _parts(ctx: Context, s: str, sid: str) -> Iterator[str]:
+    sid = ctx.scenario_ids[s]
     ds, summary, level, levels, ids = ctx.ds, ctx.summary, ctx.level, ctx.levels, ctx.ids
     policies, emit = ctx.policies, ctx.emit
     yield f'<section id="{ids(sid, "loss")}" class="loss"><h3>Loss distribution</h3>'

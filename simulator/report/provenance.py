@@ -7,9 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from html import escape
 
-import xarray as xr
-
-from simulator.report.context import Context
+from simulator.report.context import Context, joined
 from simulator.report.html import table
 from simulator.variables import POLICY, SCENARIO
 
@@ -29,11 +27,9 @@ PROVENANCE = (
 """The attributes of the results shown in the table of the run, in this order."""
 
 
-def section(ctx: Context) -> str:
-    return "".join(_parts(ctx.ds))
-
-
-def _parts(ds: xr.Dataset) -> Iterator[str]:
+@joined
+def section(ctx: Context) -> Iterator[str]:
+    ds = ctx.ds
     yield '<section id="provenance"><h2>Provenance</h2>'
     rows = [[key, str(ds.attrs[key])] for key in PROVENANCE if key in ds.attrs]
     rows += [

@@ -1,10 +1,14 @@
 """Property tests (hypothesis): no input file makes a loader fail with anything but InputError.
 
 (a) The loan tape loader on arbitrary CSV text (headers drawn from the known column names plus
-    junk, cells such as "", "nan", "inf", "-1", huge numbers and unicode), on CSV text with all
-    the required columns (so that the row checks run), and on arbitrary bytes saved as .csv or
-    .parquet: ``load_portfolio`` returns a Portfolio whose arrays all have one length and whose
-    principal is > 0, or raises ``InputError``.
+    junk, cells such as "", "nan", "inf", "-1", huge numbers, dates and unicode), on CSV text
+    with all the required columns (so that the row checks run), on arbitrary bytes saved as
+    .csv, .parquet or .xlsx, on that CSV text in GB18030 or behind a byte-order mark, and on
+    workbooks of arbitrary typed cells: ``load_portfolio`` returns a Portfolio whose arrays all
+    have one length and whose principal is > 0, or raises ``InputError``. Stronger: the same
+    text as GB18030 (forced), as UTF-8 with a BOM, and as the text cells of a workbook gives the
+    same book as the UTF-8 CSV, or the same refusal; and a good tape with arbitrary cells in
+    the unused columns (``monthly_income``, ``origination_date``) always loads.
 (b) The four TOML loaders on mutated shipped files (values replaced by random numbers, strings,
     negatives, arrays or tables; keys deleted or added), on random TOML documents, and on
     arbitrary text and bytes: a valid object, or ``InputError``.
@@ -102,6 +106,12 @@ CELLS = st.one_of(
             '"1,5"',
             "true",
             "2024-01-01",
+            "2024-03",
+            "2024-13",
+            "2024-02-30",
+            "0000-00-00",
+            "20240315",
+            "1066-10-14",
             "NULL",
         ]
     ),
@@ -133,6 +143,11 @@ def check_book(book: Portfolio) -> None:
     assert ((book.dpd >= 0) & (book.dpd <= 180)).all()
     assert ((book.tier >= 0) & (book.tier < len(book.tier_names))).all()
     assert ((book.segment >= 0) & (book.segment < len(book.segment_names))).all()
+    known = book.original_term > 0
+    assert (book.original_term[known] >= book.remaining_term[known]).all()
+    assert (book.original_term >= 0).all() and (book.monthly_income >= 0).all()
+    years = book.origination_date.astype("datetime64[Y]").astype(int) + 1970
+    assert ((years >= 1900) & (years <= 2100) | np.isnat(book.origination_date)).all()
     assert len(book.sha256) == 64
 
 
@@ -194,9 +209,10 @@ def test_tape_from_typed_parquet(workdir, values):
     check_tape(path)
 
 
-@given(data=st.binary(max_size=400), suffix=st.sampled_from([".csv", ".parquet"]))
-@example(data=b"\x80\n", suffix=".csv")  # a header that is not UTF-8
+@given(data=st.binary(max_size=400), suffix=st.sampled_from([".csv", ".parquet", ".xlsx"]))
+@example(data=b"\x80\n", suffix=".csv")  # a header that is neither UTF-8 nor GB18030
 @example(data=b"PAR1" + bytes(20) + b"PAR1", suffix=".parquet")  # Parquet magic, no content
+@example(data=b"PK\x03\x04" + bytes(30), suffix=".xlsx")  # a zip's magic, no content
 def test_tape_from_arbitrary_bytes(workdir, data, suffix):
     path = workdir / f"fuzz{suffix}"
     path.write_bytes(data)
@@ -209,6 +225,103 @@ def test_tape_from_csv_with_binary_cells(workdir, data):
     path = workdir / "fuzz.csv"
     path.write_bytes(",".join(REQUIRED).encode() + b"\n" + data)
     check_tape(path)
+
+
+def outcome(path: Path, **options: Any) -> str:
+    """The book's digest, or "refused"."""
+    try:
+        book = load_portfolio(path, model=MODEL, **options)
+    except InputError:
+        return "refused"
+    check_book(book)
+    return book.sha256
+
+
+def plain(cell: str) -> bool:
+    """A cell that a CSV and a workbook hold as it is and that is not a missing-value marker."""
+    quoted = any(c in cell for c in ',"') or any(ord(c) < 32 for c in cell)
+    return cell not in NULL_MARKERS and not quoted and cell == cell.strip()
+
+
+NULL_MARKERS = {"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
+                "1.#QNAN", "N/A", "NA", "NULL", "NaN", "n/a", "nan", "null"}  # fmt: skip
+GOOD_CELLS = {
+    "loan_id": st.one_of(
+        st.integers(1, 10**6).map(str), st.from_regex(r"[A-Z]{2}\d{3}", fullmatch=True)
+    ),
+    "segment": st.sampled_from(["salaried", "self_employed", "micro_business"]),
+    "score": st.integers(300, 950).map(str),
+    "principal": st.decimals("0.01", "1000000", places=2).map(str),
+    "annual_rate": st.decimals("0", "1", places=4).map(str),
+    "remaining_term": st.integers(1, 24).map(str),
+    "original_term": st.integers(24, 48).map(str),
+    "origination_date": st.dates(dt.date(1890, 1, 1), dt.date(2110, 1, 1)).map(str),
+    "分行": st.sampled_from(["北京分行", "上海", "深圳南山支行"]),
+}
+
+
+def mostly_good(column: str) -> st.SearchStrategy[str]:
+    """A good value for the column 19 times in 20, else any plain cell."""
+    junk = CELLS.filter(plain)
+    return st.integers(0, 19).flatmap(lambda i: junk if i == 0 else GOOD_CELLS[column])
+
+
+@given(data=st.data(), extra=st.sampled_from(["分行", "original_term", "origination_date"]))
+def test_tape_in_other_encodings_and_in_a_workbook_reads_as_in_utf8(workdir, data, extra):
+    import openpyxl
+
+    header = [*REQUIRED, extra]
+    row = st.tuples(*(mostly_good(c) for c in header)).map(list)
+    rows = data.draw(st.lists(row, min_size=1, max_size=4))
+    text = "\n".join(",".join(r) for r in [header, *rows]) + "\n"
+    (workdir / "utf8.csv").write_text(text, encoding="utf-8")
+    expected = outcome(workdir / "utf8.csv")
+    (workdir / "gb.csv").write_bytes(text.encode("gb18030"))
+    assert outcome(workdir / "gb.csv", encoding="gb18030") == expected
+    check_tape(workdir / "gb.csv")  # detected: a book or a refusal
+    (workdir / "bom.csv").write_bytes(text.encode("utf-8-sig"))
+    assert outcome(workdir / "bom.csv") == expected
+    workbook = openpyxl.Workbook()
+    for r in [header, *rows]:
+        workbook.active.append(r)  # every cell a text cell
+    workbook.save(workdir / "tape.xlsx")
+    assert outcome(workdir / "tape.xlsx") == expected
+
+
+XLSX_CELLS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**12), max_value=10**12),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.dates(min_value=dt.date(1900, 1, 1)),
+    st.datetimes(min_value=dt.datetime(1900, 1, 1)),
+    CELLS.filter(lambda s: not any(ord(c) < 32 for c in s)),
+)
+
+
+@given(rows=st.lists(st.lists(XLSX_CELLS, min_size=6, max_size=9), min_size=1, max_size=5),
+       header=st.lists(COLUMNS, max_size=3))  # fmt: skip
+def test_tape_from_a_workbook_of_typed_cells(workdir, rows, header):
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    workbook.active.append([*REQUIRED, *header])
+    for r in rows:
+        workbook.active.append(r)
+    workbook.save(workdir / "typed.xlsx")
+    check_tape(workdir / "typed.xlsx")
+
+
+@given(cells=st.lists(st.tuples(CELLS, CELLS), min_size=3, max_size=3))
+def test_unused_columns_never_block_a_tape(workdir, cells):
+    header = [*REQUIRED, "monthly_income", "origination_date"]
+    good = ["1,salaried,700,10000,0.12,6", "2,salaried,700,100,0.1,3", "3,salaried,600,50,0,1"]
+    lines = [",".join(header), *(f"{g},{a},{b}" for g, (a, b) in zip(good, cells, strict=True))]
+    path = workdir / "unused.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    book = load_portfolio(path, model=MODEL)
+    check_book(book)
+    assert len(book) == 3
 
 
 # --- (b) TOML files -------------------------------------------------------------------------

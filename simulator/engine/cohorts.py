@@ -6,8 +6,9 @@ out before the run, the same on every path, under every scenario and policy:
 * for each month m of the horizon, template loans are drawn (seeded, with replacement) from the
   book's current loans until their principal would exceed the month's planned lending; each
   copy is a new loan of its template's segment, tier, rate and principal, with a fresh annuity
-  over the template's remaining term rounded up to a whole quarter (Jiebei terms are 3, 6, 9 or
-  12 months), current and never restructured;
+  over the template's original term when the tape gives it (``original_term``), else over its
+  remaining term rounded up to a whole quarter (Jiebei terms are 3, 6, 9 or 12 months), current
+  and never restructured;
 * on a path, month m originates the first ``n`` candidates of that month (in their rank order),
   the most whose cumulative principal fits ``plan[m] * clip(base + sensitivity * Z, floor, 1)``,
   Z being the path's book-weighted credit-cycle index that month.
@@ -41,6 +42,13 @@ def lending_plan_fen(treasury: Treasury, opening_fen: int, horizon: int) -> np.n
     return np.rint(per_month * scale).astype(np.int64)
 
 
+def new_loan_term(portfolio: Portfolio) -> np.ndarray:
+    """The term of a new loan drawn from each loan of the book: its original term where known,
+    else its remaining term rounded up to a whole quarter."""
+    rounded = -(-portfolio.remaining_term // QUARTER) * QUARTER
+    return np.where(portfolio.original_term > 0, portfolio.original_term, rounded).astype(np.int32)
+
+
 def new_lending_pool(portfolio: Portfolio, treasury: Treasury, horizon: int, seed: int) -> Pool:
     """Draw the candidate new loans of every month."""
     opening_fen = int(portfolio.principal.sum())
@@ -68,7 +76,7 @@ def new_lending_pool(portfolio: Portfolio, treasury: Treasury, horizon: int, see
     template = np.concatenate(templates)
     order = rng.permutation(len(template))
     template = template[order]
-    term = -(-portfolio.remaining_term[template] // QUARTER) * QUARTER
+    term = new_loan_term(portfolio)[template]
     response = treasury.lending_throttle
     return Pool(
         template=template,

@@ -1,15 +1,26 @@
-"""The loan tape (SPEC 3.1): CSV or Parquet in, flat NumPy arrays ready for a kernel out.
+"""The loan tape (SPEC 3.1): CSV, Parquet or Excel in, flat NumPy arrays ready for a kernel out.
 
 Money becomes integer fen (0.01 CNY, int64); segment, tier and state become small integer codes.
 Every bad row is collected and reported together - row numbers count data rows from 1 - so a
-user fixes a tape in one pass; nothing is silently dropped.
+user fixes a tape in one pass; nothing is silently dropped. The files are read by
+:mod:`simulator.inputs.tape` (encodings, sheets); the columns are checked here.
+
+Required columns block the tape on any bad value. Optional columns never block it for a value
+that means "unknown": a blank, or 0 where 0 cannot be a real value (``instalment``,
+``monthly_income``, ``original_term``, ``origination_date``). Columns the engine does not use
+(``monthly_income``, ``origination_date``) never block it at all: a value they cannot hold is
+taken as unknown, with a warning naming its rows. An optional column the engine uses
+(``instalment``, ``dpd``, ``restructured``, ``original_term``) blocks it on a value that is
+there but impossible, naming the row, since the run would otherwise compute with a guess.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,24 +29,49 @@ import pyarrow as pa
 
 from simulator.errors import InputError
 from simulator.inputs.model import Model, load_model
+from simulator.inputs.tape import read_tape
 from simulator.states import MAX_DPD, STATES, state_from_dpd
 
 log = logging.getLogger(__name__)
 
 REQUIRED = ("loan_id", "segment", "score", "principal", "annual_rate", "remaining_term")
-OPTIONAL = ("instalment", "dpd", "restructured", "monthly_income")
+OPTIONAL = (
+    "instalment",
+    "dpd",
+    "restructured",
+    "monthly_income",
+    "original_term",
+    "origination_date",
+)
 SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+"""Formats a Portfolio is written in (``portfolio synth``); tapes are also read from .xlsx."""
+UNUSED = ("monthly_income", "origination_date")
+"""Optional columns carried in the Portfolio but not used by the engine."""
 MAX_TERM = 600
 MAX_AMOUNT = 1e9  # CNY: a bound on any one loan's amounts, so that sums in fen stay in int64
 MAX_SCORE = 99_999
 MAX_RESTRUCTURED = 100
 RATE_WARNING = 0.36  # the judicial protection ceiling on private lending rates in China (36%)
 SHOWN_PROBLEMS = 20
+SHOWN_UNKNOWN = 5  # rows named in the warning about values taken as unknown
+DATE_RANGE = (1900, 2100)  # years of a plausible origination date
+
+
+def _no_terms() -> np.ndarray:
+    return np.zeros(0, np.int32)
+
+
+def _no_dates() -> np.ndarray:
+    return np.zeros(0, "datetime64[D]")
 
 
 @dataclass(frozen=True)
 class Portfolio:
-    """A validated book of loans as flat arrays (one element per loan)."""
+    """A validated book of loans as flat arrays (one element per loan).
+
+    ``original_term`` and ``origination_date`` may be left out: they are then unknown for
+    every loan (0 and NaT).
+    """
 
     loan_id: np.ndarray
     segment: np.ndarray  # int8 code into segment_names
@@ -50,8 +86,19 @@ class Portfolio:
     monthly_income: np.ndarray  # int64 fen, 0 where unknown
     segment_names: tuple[str, ...]
     tier_names: tuple[str, ...]
+    original_term: np.ndarray = field(default_factory=_no_terms)  # int32 instalments at
+    # origination, 0 where unknown
+    origination_date: np.ndarray = field(default_factory=_no_dates)  # datetime64[D], NaT where
+    # unknown (a month given as YYYY-MM is its first day)
     source: str = "synthetic"
     warnings: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        n = len(self.principal)
+        if n and not len(self.original_term):
+            object.__setattr__(self, "original_term", np.zeros(n, np.int32))
+        if n and not len(self.origination_date):
+            object.__setattr__(self, "origination_date", np.full(n, "NaT", "datetime64[D]"))
 
     def __len__(self) -> int:
         return len(self.principal)
@@ -85,6 +132,8 @@ class Portfolio:
             "dpd",
             "restructured",
             "monthly_income",
+            "original_term",
+            "origination_date",
         ):
             digest.update(np.ascontiguousarray(getattr(self, name)).tobytes())
         return digest.hexdigest()
@@ -104,8 +153,20 @@ class Portfolio:
                 "dpd": self.dpd,
                 "restructured": self.restructured,
                 "monthly_income": pa.array(income, from_pandas=True),
+                "original_term": pa.array(self.original_term, mask=self.original_term == 0),
+                "origination_date": pa.array(
+                    self.origination_date, pa.date32(), mask=np.isnat(self.origination_date)
+                ),
             }
         )
+
+    def unknown(self) -> dict[str, int]:
+        """Loans whose optional, unknowable values are unknown, by column."""
+        return {
+            "monthly_income": int((self.monthly_income == 0).sum()),
+            "original_term": int((self.original_term == 0).sum()),
+            "origination_date": int(np.isnat(self.origination_date).sum()),
+        }
 
     def summary(self) -> dict[str, object]:
         """Counts and exposure by segment, tier and delinquency bucket (for ``portfolio check``)."""
@@ -126,6 +187,7 @@ class Portfolio:
             "segment": by(self.segment, self.segment_names),
             "tier": by(self.tier, self.tier_names),
             "state": {k: v for k, v in by(self.state, STATES).items() if v["loans"]},
+            "unknown": self.unknown(),
         }
 
 
@@ -159,7 +221,7 @@ class _Problems:
             value = None if values is None else values[row]
             self.items.append((int(row) + 1, column, value, expected))
 
-    def raise_if_any(self, source: Path) -> None:
+    def raise_if_any(self, source: Path, how: str = "") -> None:
         if not self.count:
             return
         self.items.sort()
@@ -167,7 +229,10 @@ class _Problems:
             f"  row {row}, {column}: {'' if value is None else f'{_show(value)} - '}expected {exp}"
             for row, column, value, exp in self.items[:SHOWN_PROBLEMS]
         ]
-        more = f" (first {SHOWN_PROBLEMS} shown)" if self.count > SHOWN_PROBLEMS else ""
+        notes = [how] if how else []
+        if self.count > SHOWN_PROBLEMS:
+            notes.append(f"first {SHOWN_PROBLEMS} shown")
+        more = f" ({'; '.join(notes)})" if notes else ""
         raise InputError(
             source, f"{self.count} problem(s) in the loan tape{more}:\n" + "\n".join(lines)
         )
@@ -178,36 +243,6 @@ def _show(value: object) -> str:
         return "missing"
     text = repr(value.item() if isinstance(value, np.generic) else value)
     return text if len(text) <= 30 else text[:27] + "..."
-
-
-def _read_table(path: Path) -> pa.Table:
-    import pyarrow.csv as pacsv
-    import pyarrow.parquet as pq
-
-    kind = SUFFIXES.get(path.suffix.lower())
-    if kind is None:
-        raise InputError(path, "expected a loan tape ending in .csv or .parquet")
-    if not path.is_file():
-        raise InputError(path, "no such file")
-    if path.stat().st_size == 0:
-        raise InputError(
-            path, "empty file (0 bytes): expected a header with the columns " + ", ".join(REQUIRED)
-        )
-    try:
-        if kind == "parquet":
-            table = pq.read_table(path)
-        else:
-            # Read every known column as text: numbers are parsed below, so that a bad value
-            # is reported with its row instead of failing the whole file.
-            names = {name: pa.string() for name in REQUIRED + OPTIONAL}
-            options = pacsv.ConvertOptions(column_types=names, strings_can_be_null=True)
-            table = pacsv.read_csv(path, convert_options=options)
-        _ = table.column_names  # decoded lazily: a header that is not UTF-8 fails here
-        return table
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, UnicodeDecodeError) as err:
-        what = "Parquet" if kind == "parquet" else "CSV"
-        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise InputError(path, f"not a readable {what} file: {reason}") from None
 
 
 def _numbers(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -237,15 +272,27 @@ def _numbers(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return np.where(missing | bad, np.nan, values), missing, bad
 
 
-def load_portfolio(path: str | Path, model: Model | str | Path = "default") -> Portfolio:
-    """Load and validate a loan tape (CSV or Parquet) against a model's segments and tiers."""
+def load_portfolio(
+    path: str | Path,
+    model: Model | str | Path = "default",
+    *,
+    encoding: str | None = None,
+    sheet: str | None = None,
+) -> Portfolio:
+    """Load and validate a loan tape (CSV, Parquet or Excel .xlsx) against a model's segments
+    and tiers.
+
+    ``encoding``: of a CSV file (default: UTF-8 with or without a byte-order mark, else
+    GB18030, detected). ``sheet``: of an Excel workbook (default: the first).
+    """
     path = Path(path)
     model = model if isinstance(model, Model) else load_model(model)
-    table = _read_table(path)
+    header = "a header with the columns " + ", ".join(REQUIRED)
+    tape = read_tape(path, REQUIRED + OPTIONAL, encoding=encoding, sheet=sheet, header=header)
+    table = tape.table
+    how = "" if tape.encoding == "utf-8" else tape.how
     if table.num_columns == 0:
-        raise InputError(
-            path, "empty file: expected a header with the columns " + ", ".join(REQUIRED)
-        )
+        raise InputError(path, f"empty file: expected {header}")
     names = table.column_names
     repeated = [c for c in REQUIRED + OPTIONAL if names.count(c) > 1]
     if repeated:
@@ -257,7 +304,7 @@ def load_portfolio(path: str | Path, model: Model | str | Path = "default") -> P
         raise InputError(
             path,
             f"missing required column(s) {', '.join(missing_columns)}; found: "
-            f"{', '.join(table.column_names)}",
+            f"{', '.join(table.column_names)}" + (f" ({how})" if how else ""),
         )
     if table.num_rows == 0:
         raise InputError(path, "no loans: the tape has a header but no rows")
@@ -268,11 +315,11 @@ def load_portfolio(path: str | Path, model: Model | str | Path = "default") -> P
 
     problems = _Problems()
     raw = {name: table[name] for name in REQUIRED + OPTIONAL if name in table.column_names}
+    n = table.num_rows
 
     def number(name: str, required: bool) -> tuple[np.ndarray, np.ndarray]:
         """Values and a mask of usable entries; missing/unparseable ones are reported."""
         if name not in raw:
-            n = table.num_rows
             return np.full(n, np.nan), np.zeros(n, dtype=bool)
         values, missing, bad = _numbers(raw[name])
         shown = raw[name].to_numpy(zero_copy_only=False)
@@ -294,6 +341,7 @@ def load_portfolio(path: str | Path, model: Model | str | Path = "default") -> P
         return (np.rint(np.clip(amounts, 0, MAX_AMOUNT) * 100) >= 1) & (amounts <= MAX_AMOUNT)
 
     amount = f"an amount in CNY from 0.01 to {MAX_AMOUNT:,.0f}"
+    instalments = f"a whole number of instalments from 1 to {MAX_TERM}"
 
     loan_id = _loan_ids(raw["loan_id"], problems)
     segment = _segments(raw["segment"], model, problems)
@@ -313,16 +361,12 @@ def load_portfolio(path: str | Path, model: Model | str | Path = "default") -> P
     if high.any():
         warnings.append(f"{int(high.sum())} loan(s) with annual_rate above {RATE_WARNING:.0%}")
 
-    term, ok = number("remaining_term", required=True)
-    check(
-        "remaining_term",
-        term,
-        ok,
-        whole(term) & (term >= 1) & (term <= MAX_TERM),
-        f"a whole number of instalments from 1 to {MAX_TERM}",
-    )
+    term, term_ok = number("remaining_term", required=True)
+    term_valid = whole(term) & (term >= 1) & (term <= MAX_TERM)
+    check("remaining_term", term, term_ok, term_valid, instalments)
 
     instalment, has_instalment = number("instalment", required=False)
+    has_instalment &= instalment != 0  # 0: unknown, the annuity is computed
     check("instalment", instalment, has_instalment, in_range(instalment), amount)
 
     dpd, has_dpd = number("dpd", required=False)
@@ -343,10 +387,22 @@ def load_portfolio(path: str | Path, model: Model | str | Path = "default") -> P
         f"a whole number from 0 to {MAX_RESTRUCTURED}",
     )
 
-    income, has_income = number("monthly_income", required=False)
-    check("monthly_income", income, has_income, in_range(income), amount)
+    original, has_original = number("original_term", required=False)
+    has_original &= original != 0  # 0: unknown
+    original_valid = whole(original) & (original >= 1) & (original <= MAX_TERM)
+    check("original_term", original, has_original, original_valid, instalments)
+    check(
+        "original_term",
+        original,
+        has_original & original_valid & term_ok & term_valid,
+        original >= term,
+        "at least the remaining_term (instalments at origination)",
+    )
 
-    problems.raise_if_any(path)
+    income = _unused_amounts("monthly_income", raw, n, in_range, amount, warnings)
+    origination = _unused_dates("origination_date", raw, n, warnings)
+
+    problems.raise_if_any(path, how)
     for message in warnings:
         log.warning("%s: %s", path, message)
 
@@ -367,14 +423,109 @@ def load_portfolio(path: str | Path, model: Model | str | Path = "default") -> P
         ).astype(np.int64),
         dpd=np.where(has_dpd, np.nan_to_num(dpd), 0).astype(np.int32),
         restructured=np.where(has_restructured, np.nan_to_num(restructured), 0).astype(np.int32),
-        monthly_income=np.where(has_income, np.rint(np.nan_to_num(income) * 100), 0).astype(
-            np.int64
-        ),
+        monthly_income=income,
+        original_term=np.where(has_original, np.nan_to_num(original), 0).astype(np.int32),
+        origination_date=origination,
         segment_names=model.segment_names,
         tier_names=model.tier_names,
         source=str(path),
         warnings=tuple(warnings),
     )
+
+
+def _unknown_warning(column: str, mask: np.ndarray, shown: np.ndarray, expected: str) -> str:
+    """A warning naming the first rows of an unused column whose values are taken as unknown."""
+    rows = np.flatnonzero(mask)
+    listed = ", ".join(f"row {r + 1} {_show(shown[r])}" for r in rows[:SHOWN_UNKNOWN])
+    more = ", ..." if len(rows) > SHOWN_UNKNOWN else ""
+    return (
+        f"{column}: {len(rows)} value(s) that are not {expected}, taken as unknown (the column "
+        f"is not used by the engine): {listed}{more}"
+    )
+
+
+def _unused_amounts(
+    name: str,
+    raw: dict[str, pa.ChunkedArray],
+    n: int,
+    in_range: Callable[[np.ndarray], np.ndarray],
+    expected: str,
+    warnings: list[str],
+) -> np.ndarray:
+    """Amounts of an unused column in fen: 0 (unknown) where blank, 0, or not an amount."""
+    if name not in raw:
+        return np.zeros(n, np.int64)
+    values, missing, bad = _numbers(raw[name])
+    known = ~missing & ~bad & (values != 0)
+    invalid = bad | (known & ~in_range(values))
+    if invalid.any():
+        shown = raw[name].to_numpy(zero_copy_only=False)
+        warnings.append(_unknown_warning(name, invalid, shown, expected))
+    usable = known & ~invalid
+    return np.where(usable, np.rint(np.nan_to_num(values) * 100), 0).astype(np.int64)
+
+
+_DATE = re.compile(
+    r"(\d{4})[-/.](\d{1,2})(?:[-/.](\d{1,2}))?(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d*)?)?)?"
+    r"|(\d{4})(\d{2})(\d{2})?"
+)
+_ZERO_DATES = {"0", "00000000", "000000", "0000-00", "0000-00-00", "0000/00/00"}
+
+
+def _parse_date(text: str) -> np.datetime64 | None:
+    """``YYYY-MM`` (its first day), ``YYYY-MM-DD`` (also with ``/`` or ``.``, or followed by a
+    time, which is dropped), ``YYYYMM`` or ``YYYYMMDD``; None if it is none of them."""
+    match = _DATE.fullmatch(text.strip())
+    if match is None:
+        return None
+    year, month, day = match[1] or match[4], match[2] or match[5], match[3] or match[6]
+    try:
+        date = dt.date(int(year), int(month), int(day) if day else 1)
+    except ValueError:
+        return None
+    if not DATE_RANGE[0] <= date.year <= DATE_RANGE[1]:
+        return None
+    return np.datetime64(date, "D")
+
+
+def _unused_dates(
+    name: str, raw: dict[str, pa.ChunkedArray], n: int, warnings: list[str]
+) -> np.ndarray:
+    """Dates of an unused column (datetime64[D]): NaT (unknown) where blank, 0 or not a date."""
+    import pyarrow.compute as pc
+
+    out = np.full(n, "NaT", "datetime64[D]")
+    if name not in raw:
+        return out
+    column = raw[name]
+    if pa.types.is_date(column.type) or pa.types.is_timestamp(column.type):
+        days = pc.cast(column, pa.date32()).to_numpy(zero_copy_only=False)
+        dates = days.astype("datetime64[D]")
+        years = dates.astype("datetime64[Y]").astype(int) + 1970
+        plausible = (years >= DATE_RANGE[0]) & (years <= DATE_RANGE[1])
+        invalid = ~np.isnat(dates) & ~plausible
+        out = np.where(plausible, dates, out)
+    else:
+        try:
+            text = pc.cast(column, pa.string()).combine_chunks()
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            text = pa.nulls(n, pa.string())
+            invalid = ~column.is_null().to_numpy(zero_copy_only=False)
+        else:
+            encoded = pc.dictionary_encode(text)
+            parsed = [_parse_date(v) for v in encoded.dictionary.to_pylist()]
+            table = np.array([np.datetime64("NaT") if d is None else d for d in parsed]
+                             + [np.datetime64("NaT")], "datetime64[D]")  # fmt: skip
+            zero = np.array([v.strip() in _ZERO_DATES for v in encoded.dictionary.to_pylist()]
+                            + [True])  # fmt: skip
+            codes = encoded.indices.fill_null(len(parsed)).to_numpy(zero_copy_only=False)
+            out = table[codes]
+            invalid = np.isnat(out) & ~zero[codes]
+    if invalid.any():
+        shown = column.to_numpy(zero_copy_only=False)
+        expected = f"a date (YYYY-MM or YYYY-MM-DD, {DATE_RANGE[0]} to {DATE_RANGE[1]})"
+        warnings.append(_unknown_warning(name, invalid, shown, expected))
+    return out
 
 
 def _loan_ids(column: pa.ChunkedArray, problems: _Problems) -> np.ndarray:

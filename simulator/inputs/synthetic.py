@@ -111,6 +111,7 @@ def synthetic_portfolio(
         dpd=dpd,
         restructured=restructured,
         monthly_income=income_fen,
+        original_term=original_term.astype(np.int32),
         segment_names=names,
         tier_names=model.tier_names,
         source=f"synthetic(n={n}, seed={seed})",

@@ -261,6 +261,10 @@ def test_zero_and_blank_incomes_are_unknown_not_rejected(tmp_path: Path, cli) ->
     result = cli("portfolio", "check", path, "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["unknown"]["monthly_income"] == 3
+    result = cli("portfolio", "check", path)
+    assert result.exit_code == 0, result.output
+    assert "monthly_income" in result.output and "3 of 4 unknown" in result.output
+    assert "not used by the engine" in result.output
     result = cli("run", "--portfolio", path, *RUN)
     assert result.exit_code == 0, result.output
 
@@ -398,3 +402,27 @@ def test_required_columns_still_block_with_row_numbers(tmp_path: Path, cli, bad_
     result = cli("run", "--portfolio", path, "--paths", "2", "--out", tmp_path / "r.nc")
     bad_input(result, "t.csv", "row 2, score", "row 3, remaining_term")
     assert not (tmp_path / "r.nc").exists()
+
+
+# --- the command line: --encoding and --sheet on check, run and compare --------------------------
+
+
+def test_encoding_and_sheet_options(tmp_path: Path, cli, bad_input) -> None:
+    header, rows = with_branch(GOOD)
+    big5 = tmp_path / "big5.csv"
+    traditional = [*REQUIRED, "分行", "備註"]  # Big5 holds traditional characters
+    big5.write_bytes(csv_text(traditional, [[*r[:6], "台北", "正常"] for r in rows]).encode("big5"))
+    book = write_xlsx(tmp_path / "book.xlsx", {"notes": [["x"]], "loans": [header, *rows]})
+    for command in (["portfolio", "check"], ["run", *RUN, "--portfolio"],
+                    ["compare", *RUN, "--policy", "standard", "--policy", "grace",
+                     "--portfolio"]):  # fmt: skip
+        result = cli(*command, big5, "--encoding", "big5")
+        assert result.exit_code == 0, result.output
+        result = cli(*command, book, "--sheet", "loans")
+        assert result.exit_code == 0, result.output
+        bad_input(cli(*command, book, "--sheet", "Loans"), "book.xlsx", "no sheet named 'Loans'")
+        bad_input(cli(*command, book, "--encoding", "gbk"), "--encoding applies to CSV files")
+        bad_input(cli(*command, big5, "--sheet", "loans"), "--sheet applies to Excel workbooks")
+    bad_input(cli("run", "--encoding", "gbk", *RUN), "--encoding and --sheet describe the")
+    result = cli("portfolio", "check", "--help")
+    assert result.exit_code == 0 and "--encoding" in result.output and "--sheet" in result.output

@@ -1,5 +1,6 @@
-"""What the commands share: the ``--debug`` and ``--model`` options, the options of a run,
-running ``simulate`` from them with a progress bar, terminal tables and atomic writes."""
+"""What the commands share: the ``--debug``, ``--model`` and tape-reading options, the options
+of a run, running ``simulate`` from them with a progress bar, terminal tables and atomic
+writes."""
 
 from __future__ import annotations
 
@@ -49,6 +50,17 @@ model_option = click.option(
     metavar="NAME|PATH",
     help="Model file: a shipped name or a path to a .toml file.",
 )
+encoding_option = click.option(
+    "--encoding",
+    metavar="NAME",
+    help="Text encoding of a CSV tape (a Python codec name: utf-8, gb18030, gbk, big5...). "
+    "Default: detected, UTF-8 with or without a byte-order mark, else GB18030.",
+)
+sheet_option = click.option(
+    "--sheet",
+    metavar="NAME",
+    help="Sheet of an Excel (.xlsx) tape. Default: the first sheet.",
+)
 
 
 def run_options(policy_help: str) -> Callable[[F], F]:
@@ -59,8 +71,10 @@ def run_options(policy_help: str) -> Callable[[F], F]:
             "--portfolio",
             "portfolio_path",
             type=click.Path(dir_okay=False, path_type=Path),
-            help="Loan tape (.csv or .parquet). Default: a synthetic book.",
+            help="Loan tape (.csv, .parquet or .xlsx). Default: a synthetic book.",
         ),
+        encoding_option,
+        sheet_option,
         click.option(
             "--synthetic",
             type=click.IntRange(min=1),
@@ -169,16 +183,20 @@ def run_options(policy_help: str) -> Callable[[F], F]:
 
 
 def simulate_from_options(
-    portfolio_path: Path | None, synthetic: int | None, scenarios: tuple[str, ...],
+    portfolio_path: Path | None, encoding: str | None, sheet: str | None,
+    synthetic: int | None, scenarios: tuple[str, ...],
     policies: list[str], model: str, treasury: str, paths: int, horizon: int | None,
     seed: int, out: Path | None, threads: int | None, engine: str, workers: int | None,
     scheduler: str | None, block_paths: int | None, resume: bool, quiet: bool,
 ) -> xr.Dataset:  # fmt: skip
     """Run ``simulate`` as the options say, with a progress bar, and write ``--out``."""
+    from simulator.inputs.portfolio import Portfolio, load_portfolio
     from simulator.run import BLOCK_PATHS, DEFAULT_SCENARIOS, simulate
 
     if portfolio_path is not None and synthetic is not None:
         raise click.UsageError("use either --portfolio or --synthetic, not both")
+    if portfolio_path is None and (encoding is not None or sheet is not None):
+        raise click.UsageError("--encoding and --sheet describe the --portfolio tape: give one")
     if workers is not None and scheduler is not None:
         raise click.UsageError("use either --workers or --scheduler, not both")
     if out is not None and out.suffix != ".nc":
@@ -186,6 +204,9 @@ def simulate_from_options(
     if resume and out is None:
         raise click.UsageError("--resume needs --out: finished blocks are kept beside the output")
     run_dir = None if out is None else out.with_name(out.name + ".blocks")
+    book: Portfolio | int | None = synthetic
+    if portfolio_path is not None:
+        book = load_portfolio(portfolio_path, model=model, encoding=encoding, sheet=sheet)
     with ExitStack() as stack:
         client = None
         if workers is not None or scheduler is not None:
@@ -198,7 +219,7 @@ def simulate_from_options(
         progress = stack.enter_context(_progress(enabled=not quiet))
         try:
             ds = simulate(
-                portfolio_path if portfolio_path is not None else synthetic,
+                book,
                 list(scenarios) or list(DEFAULT_SCENARIOS),
                 policies,
                 model=model, treasury=treasury, paths=paths, horizon=horizon, seed=seed,

@@ -7,14 +7,20 @@ from pathlib import Path
 
 import click
 
-from simulator.cli.common import debug_option, model_option, write_atomically
+from simulator.cli.common import (
+    debug_option,
+    encoding_option,
+    model_option,
+    sheet_option,
+    write_atomically,
+)
 from simulator.errors import InputError
 
 
 @click.group()
 @debug_option
 def portfolio() -> None:
-    """Make or check a loan tape (CSV or Parquet)."""
+    """Make or check a loan tape (CSV, Parquet or Excel)."""
 
 
 @portfolio.command("synth")
@@ -63,16 +69,24 @@ def portfolio_synth(n: int, out: Path, seed: int, model: str) -> None:
 @portfolio.command("check")
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 @model_option
+@encoding_option
+@sheet_option
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @debug_option
-def portfolio_check(path: Path, model: str, as_json: bool) -> None:
-    """Validate a loan tape and summarise it: loans and exposure by segment, tier and bucket.
+def portfolio_check(
+    path: Path, model: str, encoding: str | None, sheet: str | None, as_json: bool
+) -> None:
+    """Validate a loan tape and summarise it: loans and exposure by segment, tier and bucket,
+    and the unknown values of the optional columns.
 
-    Every bad row is reported (row numbers count data rows from 1); exit status 2 if any.
+    PATH is a .csv (UTF-8 or GB18030, detected; --encoding to choose), .parquet or .xlsx file
+    (the first sheet; --sheet to choose). Every bad row is reported (row numbers count data rows
+    from 1); exit status 2 if any. Blank (or 0) optional values are unknown, not errors;
+    monthly_income and origination_date are carried but not used by the engine.
     """
-    from simulator.inputs.portfolio import load_portfolio
+    from simulator.inputs.portfolio import UNUSED, load_portfolio
 
-    book = load_portfolio(path, model=model)
+    book = load_portfolio(path, model=model, encoding=encoding, sheet=sheet)
     summary = book.summary() | {
         "source": str(path),
         "sha256": book.sha256,
@@ -99,6 +113,15 @@ def portfolio_check(path: Path, model: str, as_json: bool) -> None:
             share = row["loans"] / summary["loans"]
             table.add_row(name, f"{row['loans']:,}", f"{share:.1%}", f"{row['principal']:,.2f}")
         console.print(table)
+    table = Table(title="optional columns: unknown values", title_justify="left")
+    for column in ("column", "unknown", "used by the engine"):
+        table.add_column(column, justify="right" if column == "unknown" else "left")
+    uses = {"original_term": "yes: the term of new loans drawn from the loan (else the "
+            "remaining term rounded up to a quarter)"}  # fmt: skip
+    for name, count in book.unknown().items():
+        use = "no: carried, not used by the engine" if name in UNUSED else uses[name]
+        table.add_row(name, f"{count:,} of {len(book):,} unknown", use)
+    console.print(table)
 
 
 COMMANDS = (portfolio,)

@@ -255,6 +255,8 @@ ARRAYS = (
     "dpd",
     "restructured",
     "monthly_income",
+    "original_term",
+    "origination_date",
 )
 
 

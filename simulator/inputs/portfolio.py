@@ -122,19 +122,9 @@ class Portfolio:
         digest = hashlib.sha256()
         digest.update("|".join((*self.segment_names, "#", *self.tier_names)).encode())
         digest.update("\x00".join(map(str, self.loan_id.tolist())).encode())
-        for name in (
-            "segment",
-            "score",
-            "principal",
-            "annual_rate",
-            "remaining_term",
-            "instalment",
-            "dpd",
-            "restructured",
-            "monthly_income",
-            "original_term",
-            "origination_date",
-        ):
+        # every array but the ids and the tiers (derived from the scores), the optional
+        # columns included whether or not the tape had them
+        for name in ("segment", "score", "principal", "annual_rate", "remaining_term", *OPTIONAL):
             digest.update(np.ascontiguousarray(getattr(self, name)).tobytes())
         return digest.hexdigest()
 

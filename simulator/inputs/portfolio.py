@@ -20,7 +20,7 @@ import datetime as dt
 import hashlib
 import logging
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -277,6 +277,50 @@ def load_portfolio(
     """
     path = Path(path)
     model = model if isinstance(model, Model) else load_model(model)
+    table, how, warnings = _open(path, encoding, sheet)
+    columns = _Columns(table, warnings)
+    required = _required(columns, model)
+    optional = _optional(columns, required["remaining_term"], required["term_ok"])
+    columns.problems.raise_if_any(path, how)
+    for message in warnings:
+        log.warning("%s: %s", path, message)
+
+    principal_fen = np.rint(required["principal"] * 100).astype(np.int64)
+    rate = required["annual_rate"].astype(np.float64)
+    term = required["remaining_term"].astype(np.int32)
+    instalment, has_instalment = optional["instalment"]
+    return Portfolio(
+        loan_id=required["loan_id"],
+        segment=required["segment"],
+        tier=required["tier"],
+        score=required["score"].astype(np.int32),
+        principal=principal_fen,
+        annual_rate=rate,
+        remaining_term=term,
+        instalment=np.where(
+            has_instalment,
+            np.rint(np.nan_to_num(instalment) * 100),
+            annuity_fen(principal_fen, rate, term),
+        ).astype(np.int64),
+        dpd=_or_zero(*optional["dpd"]),
+        restructured=_or_zero(*optional["restructured"]),
+        monthly_income=optional["monthly_income"][0],
+        original_term=_or_zero(*optional["original_term"]),
+        origination_date=optional["origination_date"][0],
+        segment_names=model.segment_names,
+        tier_names=model.tier_names,
+        source=str(path),
+        warnings=tuple(warnings),
+    )
+
+
+def _or_zero(values: np.ndarray, known: np.ndarray) -> np.ndarray:
+    return np.where(known, np.nan_to_num(values), 0).astype(np.int32)
+
+
+def _open(path: Path, encoding: str | None, sheet: str | None) -> tuple[pa.Table, str, list[str]]:
+    """The tape's table once its columns are checked, how it was read (for messages, "" for
+    plain UTF-8) and the warnings so far."""
     header = "a header with the columns " + ", ".join(REQUIRED)
     tape = read_tape(path, REQUIRED + OPTIONAL, encoding=encoding, sheet=sheet, header=header)
     table = tape.table
@@ -289,138 +333,125 @@ def load_portfolio(
         raise InputError(
             path, f"column(s) {', '.join(repeated)} appear more than once: expected each once"
         )
-    missing_columns = [c for c in REQUIRED if c not in table.column_names]
+    missing_columns = [c for c in REQUIRED if c not in names]
     if missing_columns:
         raise InputError(
             path,
             f"missing required column(s) {', '.join(missing_columns)}; found: "
-            f"{', '.join(table.column_names)}" + (f" ({how})" if how else ""),
+            f"{', '.join(names)}" + (f" ({how})" if how else ""),
         )
     if table.num_rows == 0:
         raise InputError(path, "no loans: the tape has a header but no rows")
-    warnings = []
-    extra = [c for c in table.column_names if c not in REQUIRED + OPTIONAL]
-    if extra:
-        warnings.append(f"ignored column(s): {', '.join(extra)}")
+    extra = [c for c in names if c not in REQUIRED + OPTIONAL]
+    return table, how, [f"ignored column(s): {', '.join(extra)}"] if extra else []
 
-    problems = _Problems()
-    raw = {name: table[name] for name in REQUIRED + OPTIONAL if name in table.column_names}
-    n = table.num_rows
 
-    def number(name: str, required: bool) -> tuple[np.ndarray, np.ndarray]:
+AMOUNT = f"an amount in CNY from 0.01 to {MAX_AMOUNT:,.0f}"
+INSTALMENTS = f"a whole number of instalments from 1 to {MAX_TERM}"
+
+
+class _Columns:
+    """The known columns of a tape, parsed into numbers, with the problems found in them."""
+
+    def __init__(self, table: pa.Table, warnings: list[str]) -> None:
+        self.raw = {name: table[name] for name in REQUIRED + OPTIONAL if name in table.column_names}
+        self.n = table.num_rows
+        self.problems = _Problems()
+        self.warnings = warnings
+
+    def number(self, name: str, required: bool) -> tuple[np.ndarray, np.ndarray]:
         """Values and a mask of usable entries; missing/unparseable ones are reported."""
-        if name not in raw:
-            return np.full(n, np.nan), np.zeros(n, dtype=bool)
-        values, missing, bad = _numbers(raw[name])
-        shown = raw[name].to_numpy(zero_copy_only=False)
-        problems.add(bad, name, shown, "a number")
+        if name not in self.raw:
+            return np.full(self.n, np.nan), np.zeros(self.n, dtype=bool)
+        values, missing, bad = _numbers(self.raw[name])
+        shown = self.raw[name].to_numpy(zero_copy_only=False)
+        self.problems.add(bad, name, shown, "a number")
         if required:
-            problems.add(missing, name, None, "a value (it is missing)")
+            self.problems.add(missing, name, None, "a value (it is missing)")
         return values, ~missing & ~bad
 
     def check(
-        name: str, values: np.ndarray, ok: np.ndarray, valid: np.ndarray, expected: str
+        self, name: str, values: np.ndarray, ok: np.ndarray, valid: np.ndarray, expected: str
     ) -> None:
-        problems.add(ok & ~valid, name, values, expected)
+        self.problems.add(ok & ~valid, name, values, expected)
 
-    def whole(values: np.ndarray) -> np.ndarray:
-        return np.floor(values) == values
 
-    def in_range(amounts: np.ndarray) -> np.ndarray:
-        """Whole fen >= 1 once rounded, and not absurdly large."""
-        return (np.rint(np.clip(amounts, 0, MAX_AMOUNT) * 100) >= 1) & (amounts <= MAX_AMOUNT)
+def _whole(values: np.ndarray) -> np.ndarray:
+    return np.floor(values) == values
 
-    amount = f"an amount in CNY from 0.01 to {MAX_AMOUNT:,.0f}"
-    instalments = f"a whole number of instalments from 1 to {MAX_TERM}"
 
-    loan_id = _loan_ids(raw["loan_id"], problems)
-    segment = _segments(raw["segment"], model, problems)
+def _amounts(amounts: np.ndarray) -> np.ndarray:
+    """Whole fen >= 1 once rounded, and not absurdly large."""
+    return (np.rint(np.clip(amounts, 0, MAX_AMOUNT) * 100) >= 1) & (amounts <= MAX_AMOUNT)
 
-    score, ok = number("score", required=True)
-    check("score", score, ok, whole(score) & (score <= MAX_SCORE), f"a whole number <= {MAX_SCORE}")
+
+def _required(columns: _Columns, model: Model) -> dict[str, np.ndarray]:
+    """The required columns, checked row by row (every bad value is a problem)."""
+    loan_id = _loan_ids(columns.raw["loan_id"], columns.problems)
+    segment = _segments(columns.raw["segment"], model, columns.problems)
+
+    score, ok = columns.number("score", required=True)
+    columns.check("score", score, ok, _whole(score) & (score <= MAX_SCORE),
+                  f"a whole number <= {MAX_SCORE}")  # fmt: skip
     tier = model.tier_of(np.where(ok, np.nan_to_num(score), np.iinfo(np.int32).max))
     lowest = model.tiers[-1].min_score
-    check("score", score, ok, tier >= 0, f"a score >= {lowest} (the lowest tier's min_score)")
+    lowest_tier = f"a score >= {lowest} (the lowest tier's min_score)"
+    columns.check("score", score, ok, tier >= 0, lowest_tier)
 
-    principal, ok = number("principal", required=True)
-    check("principal", principal, ok, in_range(principal), amount)
+    principal, ok = columns.number("principal", required=True)
+    columns.check("principal", principal, ok, _amounts(principal), AMOUNT)
 
-    rate, ok = number("annual_rate", required=True)
-    check("annual_rate", rate, ok, (rate >= 0) & (rate <= 1), "a rate between 0 and 1")
+    rate, ok = columns.number("annual_rate", required=True)
+    columns.check("annual_rate", rate, ok, (rate >= 0) & (rate <= 1), "a rate between 0 and 1")
     high = ok & (rate > RATE_WARNING)
     if high.any():
-        warnings.append(f"{int(high.sum())} loan(s) with annual_rate above {RATE_WARNING:.0%}")
+        columns.warnings.append(
+            f"{int(high.sum())} loan(s) with annual_rate above {RATE_WARNING:.0%}"
+        )
 
-    term, term_ok = number("remaining_term", required=True)
-    term_valid = whole(term) & (term >= 1) & (term <= MAX_TERM)
-    check("remaining_term", term, term_ok, term_valid, instalments)
+    term, term_ok = columns.number("remaining_term", required=True)
+    term_valid = _whole(term) & (term >= 1) & (term <= MAX_TERM)
+    columns.check("remaining_term", term, term_ok, term_valid, INSTALMENTS)
+    return {"loan_id": loan_id, "segment": segment, "score": score, "tier": tier,
+            "principal": principal, "annual_rate": rate, "remaining_term": term,
+            "term_ok": term_ok & term_valid}  # fmt: skip
 
-    instalment, has_instalment = number("instalment", required=False)
+
+def _optional(
+    columns: _Columns, term: np.ndarray, term_ok: np.ndarray
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The optional columns: (values, known) each. Blank (and 0 where 0 cannot be real) is
+    unknown; a used column blocks on an impossible value, an unused one never blocks."""
+    instalment, has_instalment = columns.number("instalment", required=False)
     has_instalment &= instalment != 0  # 0: unknown, the annuity is computed
-    check("instalment", instalment, has_instalment, in_range(instalment), amount)
+    columns.check("instalment", instalment, has_instalment, _amounts(instalment), AMOUNT)
 
-    dpd, has_dpd = number("dpd", required=False)
-    check(
-        "dpd",
-        dpd,
-        has_dpd,
-        whole(dpd) & (dpd >= 0) & (dpd <= MAX_DPD),
-        f"whole days past due from 0 to {MAX_DPD} (beyond, the loan is charged off)",
-    )
+    dpd, has_dpd = columns.number("dpd", required=False)
+    days = f"whole days past due from 0 to {MAX_DPD} (beyond, the loan is charged off)"
+    columns.check("dpd", dpd, has_dpd, _whole(dpd) & (dpd >= 0) & (dpd <= MAX_DPD), days)
 
-    restructured, has_restructured = number("restructured", required=False)
-    check(
-        "restructured",
-        restructured,
-        has_restructured,
-        whole(restructured) & (restructured >= 0) & (restructured <= MAX_RESTRUCTURED),
-        f"a whole number from 0 to {MAX_RESTRUCTURED}",
-    )
+    restructured, has_restructured = columns.number("restructured", required=False)
+    valid = _whole(restructured) & (restructured >= 0) & (restructured <= MAX_RESTRUCTURED)
+    columns.check("restructured", restructured, has_restructured, valid,
+                  f"a whole number from 0 to {MAX_RESTRUCTURED}")  # fmt: skip
 
-    original, has_original = number("original_term", required=False)
+    original, has_original = columns.number("original_term", required=False)
     has_original &= original != 0  # 0: unknown
-    original_valid = whole(original) & (original >= 1) & (original <= MAX_TERM)
-    check("original_term", original, has_original, original_valid, instalments)
-    check(
-        "original_term",
-        original,
-        has_original & original_valid & term_ok & term_valid,
-        original >= term,
-        "at least the remaining_term (instalments at origination)",
-    )
+    valid = _whole(original) & (original >= 1) & (original <= MAX_TERM)
+    columns.check("original_term", original, has_original, valid, INSTALMENTS)
+    columns.check("original_term", original, has_original & valid & term_ok, original >= term,
+                  "at least the remaining_term (instalments at origination)")  # fmt: skip
 
-    income = _unused_amounts("monthly_income", raw, n, in_range, amount, warnings)
-    origination = _unused_dates("origination_date", raw, n, warnings)
-
-    problems.raise_if_any(path, how)
-    for message in warnings:
-        log.warning("%s: %s", path, message)
-
-    principal_fen = np.rint(principal * 100).astype(np.int64)
-    rate = rate.astype(np.float64)
-    term_i = term.astype(np.int32)
-    computed = annuity_fen(principal_fen, rate, term_i)
-    return Portfolio(
-        loan_id=loan_id,
-        segment=segment,
-        tier=tier,
-        score=score.astype(np.int32),
-        principal=principal_fen,
-        annual_rate=rate,
-        remaining_term=term_i,
-        instalment=np.where(
-            has_instalment, np.rint(np.nan_to_num(instalment) * 100), computed
-        ).astype(np.int64),
-        dpd=np.where(has_dpd, np.nan_to_num(dpd), 0).astype(np.int32),
-        restructured=np.where(has_restructured, np.nan_to_num(restructured), 0).astype(np.int32),
-        monthly_income=income,
-        original_term=np.where(has_original, np.nan_to_num(original), 0).astype(np.int32),
-        origination_date=origination,
-        segment_names=model.segment_names,
-        tier_names=model.tier_names,
-        source=str(path),
-        warnings=tuple(warnings),
-    )
+    income = _unused_amounts(columns, "monthly_income")
+    origination = _unused_dates(columns, "origination_date")
+    return {
+        "instalment": (instalment, has_instalment),
+        "dpd": (dpd, has_dpd),
+        "restructured": (restructured, has_restructured),
+        "original_term": (original, has_original),
+        "monthly_income": (income, income > 0),
+        "origination_date": (origination, ~np.isnat(origination)),
+    }
 
 
 def _unknown_warning(column: str, mask: np.ndarray, shown: np.ndarray, expected: str) -> str:
@@ -434,23 +465,17 @@ def _unknown_warning(column: str, mask: np.ndarray, shown: np.ndarray, expected:
     )
 
 
-def _unused_amounts(
-    name: str,
-    raw: dict[str, pa.ChunkedArray],
-    n: int,
-    in_range: Callable[[np.ndarray], np.ndarray],
-    expected: str,
-    warnings: list[str],
-) -> np.ndarray:
+def _unused_amounts(columns: _Columns, name: str) -> np.ndarray:
     """Amounts of an unused column in fen: 0 (unknown) where blank, 0, or not an amount."""
+    raw, n, warnings = columns.raw, columns.n, columns.warnings
     if name not in raw:
         return np.zeros(n, np.int64)
     values, missing, bad = _numbers(raw[name])
     known = ~missing & ~bad & (values != 0)
-    invalid = bad | (known & ~in_range(values))
+    invalid = bad | (known & ~_amounts(values))
     if invalid.any():
         shown = raw[name].to_numpy(zero_copy_only=False)
-        warnings.append(_unknown_warning(name, invalid, shown, expected))
+        warnings.append(_unknown_warning(name, invalid, shown, AMOUNT))
     usable = known & ~invalid
     return np.where(usable, np.rint(np.nan_to_num(values) * 100), 0).astype(np.int64)
 
@@ -478,12 +503,11 @@ def _parse_date(text: str) -> np.datetime64 | None:
     return np.datetime64(date, "D")
 
 
-def _unused_dates(
-    name: str, raw: dict[str, pa.ChunkedArray], n: int, warnings: list[str]
-) -> np.ndarray:
+def _unused_dates(columns: _Columns, name: str) -> np.ndarray:
     """Dates of an unused column (datetime64[D]): NaT (unknown) where blank, 0 or not a date."""
     import pyarrow.compute as pc
 
+    raw, n, warnings = columns.raw, columns.n, columns.warnings
     out = np.full(n, "NaT", "datetime64[D]")
     if name not in raw:
         return out

@@ -2,19 +2,23 @@
 
 The page is a sequence of sections, one module each, every section a function of the report's
 :class:`~simulator.report.context.Context` that returns its HTML (embedding its figures through
-``ctx.emit``): the key figures of every run (``key_figures``); then for each scenario the
-loss-rate distribution with EL, VaR and ES marked (``loss``), the liquidity-buffer fan chart
-with the shortfall probability (``liquidity``), the delinquency balance by state over time
-(``delinquency``) and the policy comparison with paired intervals, when there is more than one
-policy (``comparison``), each with the table behind its figure; and last the provenance: run
-settings, portfolio hash and the text of every input file, so that the result can be
-reproduced (``provenance``). A new section is a new module, named in :data:`SCENARIO_SECTIONS`
-or in :func:`_body`.
+``ctx.emit`` and its tables through ``ctx.keep``). It opens on the answer (``summary``): per
+scenario, a sentence naming the policy that does best on loss and the one that does best on
+liquidity, with its paired interval against the baseline, and a table of every policy side by
+side. Then for each scenario the policies' loss-rate distributions on one chart, with EL and ES
+marked (``loss``); their liquidity buffers on one chart, then each policy's fan chart with the
+shortfall probability (``liquidity``); the delinquency balance by state over time
+(``delinquency``); the policy comparison with paired intervals, when there is more than one
+policy (``comparison``); each with the table behind its figure, the month-by-month ones folded.
+Last the provenance: run settings, portfolio hash and the text of every input file, so that
+the result can be reproduced (``provenance``). A new section is a new module, named in
+:data:`SCENARIO_SECTIONS` or in :func:`_body`.
 
-``html`` holds the page frame, tables, ids and number formats; ``figures`` the matplotlib
-helpers (Agg renderer, no display needed) and the inline PNG data URIs: the page has no
-script, no external stylesheet, font or image and no URL, so it reads offline and can be mailed
-as it is. All text from the results is HTML-escaped.
+``html`` holds the page frame, ids and number formats; ``tables`` the tables as data (their
+HTML, and the workbook of ``write_tables`` and ``--xlsx``); ``figures`` the matplotlib helpers
+(Agg renderer, no display needed) and the inline PNG data URIs: the page has no script, no
+external stylesheet, font or image and no URL, so it reads offline and can be mailed as it is.
+All text from the results is HTML-escaped.
 """
 
 from __future__ import annotations
@@ -31,14 +35,15 @@ from simulator.metrics import DEFAULT_LEVELS
 from simulator.report import (
     comparison,
     delinquency,
-    key_figures,
     liquidity,
     loss,
     provenance,
+    summary,
 )
 from simulator.report.context import Context
 from simulator.report.figures import DPI, FIGSIZE, FIGURE_KINDS, ReportFigure, figure_html
 from simulator.report.html import Ids, page
+from simulator.report.tables import Table, write_workbook
 from simulator.variables import MONTH, PATH, POLICY, SCENARIO
 
 __all__ = [
@@ -52,6 +57,7 @@ __all__ = [
     "default_baseline",
     "render_report",
     "write_figures",
+    "write_tables",
 ]
 
 MARKED_LEVEL = 0.99
@@ -100,6 +106,7 @@ def render_report(
     baseline: str | None = None,
     levels: Sequence[float] = DEFAULT_LEVELS,
     figures: dict[str, bytes] | None = None,
+    tables: list[Table] | None = None,
     title: str = "Portfolio stress test",
 ) -> str:
     """The report of a results Dataset as one self-contained HTML page.
@@ -107,6 +114,8 @@ def render_report(
     ``baseline``: the policy the others are compared with ("standard" if present, else the
     first). ``figures``: if given, each figure's PNG is also stored there under its file name
     (``severe-standard-liquidity.png``...), for ``write_figures`` and ``--format png``.
+    ``tables``: if given, every table of the page is appended to it, in page order, for
+    ``write_workbook`` (``write_tables``, ``--xlsx``).
     """
     check_results(ds)
     baseline = default_baseline(ds) if baseline is None else baseline
@@ -122,7 +131,12 @@ def render_report(
             figures[f"{fig.name}.png"] = png
         return figure_html(fig, png)
 
-    body = _body(_context(ds, baseline, tuple(levels), emit))
+    def keep(table: Table) -> str:
+        if tables is not None:
+            tables.append(table)
+        return table.html()
+
+    body = _body(_context(ds, baseline, tuple(levels), emit, keep))
     created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     subtitle = (
         f"{ds.attrs.get('portfolio_loans', '?')} loans ({ds.attrs.get('portfolio_source', '?')}), "
@@ -134,18 +148,21 @@ def render_report(
 
 
 def _context(
-    ds: xr.Dataset, baseline: str, levels: tuple[float, ...], emit: Callable[[ReportFigure], str]
+    ds: xr.Dataset,
+    baseline: str,
+    levels: tuple[float, ...],
+    emit: Callable[[ReportFigure], str],
+    keep: Callable[[Table], str],
 ) -> Context:
     """Summarise and compare the results once, for every section."""
     from simulator.metrics import compare, summarize
 
     level = MARKED_LEVEL if MARKED_LEVEL in levels else max(levels)
-    summary = summarize(ds, levels=levels)
     policies = [str(p) for p in ds[POLICY].values]
     ids = Ids()
     return Context(
         ds=ds,
-        summary=summary,
+        summary=summarize(ds, levels=levels),
         comparison=compare(ds, baseline=baseline, level=level) if len(policies) > 1 else None,
         baseline=baseline,
         levels=levels,
@@ -153,12 +170,13 @@ def _context(
         ids=ids,
         scenario_ids={s: ids("scenario", s) for s in map(str, ds[SCENARIO].values)},
         emit=emit,
+        keep=keep,
     )
 
 
 def _body(ctx: Context) -> str:
-    """The contents, the key figures, each scenario's sections and the provenance."""
-    parts = [_contents(ctx), key_figures.section(ctx)]
+    """The summary, the contents, each scenario's sections and the provenance."""
+    parts = [summary.section(ctx), _contents(ctx)]
     for s in ctx.scenarios:
         parts.append(_scenario_head(ctx, s))
         parts.extend(section(ctx, s) for section in SCENARIO_SECTIONS)
@@ -171,7 +189,7 @@ def _contents(ctx: Context) -> str:
     links = [f'<li><a href="#{ctx.scenario_ids[s]}">Scenario {escape(s)}</a></li>'
              for s in ctx.scenarios]  # fmt: skip
     return (
-        '<nav><h2>Contents</h2><ul><li><a href="#key-figures">Key figures</a></li>'
+        '<nav><h2>Contents</h2><ul><li><a href="#summary">Summary</a></li>'
         + "".join(links)
         + '<li><a href="#provenance">Provenance</a></li></ul></nav>'
     )
@@ -207,3 +225,17 @@ def write_figures(
         path.write_bytes(png)
         written.append(path)
     return written
+
+
+def write_tables(
+    ds: xr.Dataset,
+    path: str | Path,
+    *,
+    baseline: str | None = None,
+    levels: Sequence[float] = DEFAULT_LEVELS,
+) -> list[str]:
+    """Write every table of the report to an Excel workbook, one sheet per table, in page order
+    (see :func:`~simulator.report.tables.write_workbook`); return the sheet names."""
+    tables: list[Table] = []
+    render_report(ds, baseline=baseline, levels=levels, tables=tables)
+    return write_workbook(tables, path)

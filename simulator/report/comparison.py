@@ -4,7 +4,7 @@ delinquencies, with paired confidence intervals."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from html import escape
 
 import numpy as np
@@ -13,7 +13,8 @@ from matplotlib.figure import Figure
 
 from simulator.report.context import Context, joined
 from simulator.report.figures import COLOURS, ReportFigure, money_scale, new_figure
-from simulator.report.html import lvl, pct, pp, table
+from simulator.report.html import lvl
+from simulator.report.tables import CellLike, Table, diff_header, diff_interval, pct_cell
 from simulator.variables import POLICY, SCENARIO
 
 COMPARED = (
@@ -54,8 +55,9 @@ def _figure(comparison: xr.Dataset, scenario: str, baseline: str, level: float) 
         ax.axvline(0, color="black", linewidth=0.8)
         ax.set_yticks(y, policies)
         ax.set_ylim(-0.8, len(policies) - 0.2)
-        ax.set_xlabel(f"difference vs {baseline} ({label}); {better} is better")
-        ax.set_title(title.format(level=f"{lvl(level)}"), fontsize="medium")
+        # "better" goes in the title: beside the unit in the label it outgrew the right panels
+        ax.set_xlabel(f"difference vs {baseline} ({label})")
+        ax.set_title(f"{title.format(level=lvl(level))} ({better} is better)", fontsize="medium")
         ax.grid(alpha=0.3, axis="x")
     confidence = float(comparison.attrs.get("confidence", 0.95))
     fig.suptitle(
@@ -70,53 +72,51 @@ def section(ctx: Context, s: str) -> Iterator[str]:
     """The comparison section of scenario ``s`` ('' with a single policy)."""
     sid = ctx.scenario_ids[s]
     comparison, baseline, level, ids = ctx.comparison, ctx.baseline, ctx.level, ctx.ids
-    policies, emit = ctx.policies, ctx.emit
-    if comparison is not None:
-        yield (
-            f'<section id="{ids(sid, "comparison")}" class="comparison">'
-            f"<h3>Policy comparison against {escape(baseline)}</h3>"
+    if comparison is None:
+        return
+    yield (
+        f'<section id="{ids(sid, "comparison")}" class="comparison">'
+        f"<h3>Policy comparison against {escape(baseline)}</h3>"
+    )
+    yield ctx.emit(
+        ReportFigure(
+            ids(s, "comparison"),
+            "comparison",
+            f"{s}: policy comparison",
+            _figure(comparison, s, baseline, level),
+            "Each policy minus the baseline on the same simulated paths (common random "
+            "numbers); bars: confidence intervals (ES: paired bootstrap).",
         )
-        yield emit(
-            ReportFigure(
-                ids(s, "comparison"),
-                "comparison",
-                f"{s}: policy comparison",
-                _figure(comparison, s, baseline, level),
-                "Each policy minus the baseline on the same simulated paths (common random "
-                "numbers); bars: confidence intervals (ES: paired bootstrap).",
-            )
+    )
+    rows: list[list[CellLike]] = []
+    for p in ctx.policies:
+        if p == baseline:
+            continue
+        at = {SCENARIO: s, POLICY: p}
+        rows.append(
+            [
+                p,
+                diff_interval(comparison, "loss_rate", at),
+                pct_cell(float(comparison["loss_rate_better_share"].sel(at)), 0),
+                diff_interval(comparison, "es", at),
+                diff_interval(comparison, "min_buffer", at),
+                diff_interval(comparison, "serious_delinquencies", at),
+            ]
         )
-        rows = []
-        for p in policies:
-            if p == baseline:
-                continue
-            at = {SCENARIO: s, POLICY: p}
-
-            def cell(stem: str, fmt: Callable[[float], str], at: dict[str, str] = at) -> tuple[str]:
-                v = [float(comparison[f"{stem}_diff{x}"].sel(at)) for x in ("", "_low", "_high")]
-                return (f"{fmt(v[0])} [{fmt(v[1])}, {fmt(v[2])}]",)
-
-            rows.append(
-                [
-                    p,
-                    cell("loss_rate", pp),
-                    (pct(float(comparison["loss_rate_better_share"].sel(at)), 0),),
-                    cell("es", pp),
-                    cell("min_buffer", lambda x: f"{x:+,.0f}"),
-                    cell("serious_delinquencies", lambda x: f"{x:+,.1f}"),
-                ]
-            )
-        yield table(
-            f"Paired differences against {baseline} (policy - baseline) with "
+    yield ctx.keep(
+        Table(
+            ids("comparison", s),
+            f"{s}: paired differences against {baseline} (policy - baseline) with "
             f"{float(comparison.attrs['confidence']):.0%} intervals",
             [
                 "policy",
-                "loss rate",
+                diff_header("loss rate", "loss_rate"),
                 "share of paths with lower loss",
-                f"ES {lvl(level)}",
-                "minimum buffer (CNY)",
-                "new serious delinquencies (loans)",
+                diff_header(f"ES {lvl(level)}", "es"),
+                diff_header("minimum buffer", "min_buffer"),
+                diff_header("new serious delinquencies", "serious_delinquencies"),
             ],
             rows,
         )
-        yield "</section>"
+    )
+    yield "</section>"

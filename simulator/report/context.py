@@ -1,5 +1,5 @@
 """What every section of the report reads: the results, their summary and comparison, the
-levels, the page's ids and the function that embeds a figure."""
+levels, the page's ids and the functions that embed a figure and a table."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import xarray as xr
 
 from simulator.report.figures import ReportFigure
 from simulator.report.html import Ids
+from simulator.report.tables import Table
 from simulator.variables import MONTH, POLICY, SCENARIO
 
 P = ParamSpec("P")
@@ -30,6 +31,7 @@ class Context:
     ids: Ids  # every id and figure name of the page comes from here, in page order
     scenario_ids: dict[str, str]
     emit: Callable[[ReportFigure], str]  # draws a figure and returns its <figure> element
+    keep: Callable[[Table], str]  # keeps a table (for the workbook) and returns its HTML
 
     @property
     def scenarios(self) -> list[str]:

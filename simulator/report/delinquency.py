@@ -1,5 +1,5 @@
 """Delinquency in a scenario, per policy: the mean principal in each days-past-due bucket by
-month, stacked, and its table."""
+month, stacked, and its month-by-month table (folded)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from matplotlib.ticker import FuncFormatter
 
 from simulator.report.context import Context, joined
 from simulator.report.figures import ReportFigure, money_scale, month_axis, new_figure
-from simulator.report.html import cny, pct, state_label, table
+from simulator.report.html import state_label
+from simulator.report.tables import Cell, Table, cny_cell, int_cell, pct_cell
 from simulator.variables import MONTH, POLICY, SCENARIO
 
 
@@ -61,13 +62,10 @@ def section(ctx: Context, s: str) -> Iterator[str]:
     """The delinquency section of scenario ``s``."""
     sid = ctx.scenario_ids[s]
     ds, summary, ids = ctx.ds, ctx.summary, ctx.ids
-    policies, emit = ctx.policies, ctx.emit
     yield f'<section id="{ids(sid, "delinquency")}" class="delinquency"><h3>Delinquency</h3>'
-    states = delinquent_states(ds)
-    for p in policies:
-        at = {SCENARIO: s, POLICY: p}
+    for p in ctx.policies:
         yield (f'<div id="{ids(sid, p, "delinquency")}" class="policy"><h4>Policy {escape(p)}</h4>')
-        yield emit(
+        yield ctx.emit(
             ReportFigure(
                 ids(s, p, "delinquency"),
                 "delinquency",
@@ -76,21 +74,30 @@ def section(ctx: Context, s: str) -> Iterator[str]:
                 "Mean principal in each days-past-due bucket at the end of each month.",
             )
         )
-        balance = summary["delinquency_balance"].sel(at)
-        rows = []
-        for m in ds[MONTH].values:
-            row_balance = balance.sel(month=m)
-            delinquent = float(row_balance.sel(state=states).sum())
-            on_book = delinquent + float(row_balance.sel(state="current"))
-            rows.append(
-                [(int(m),), (cny(float(row_balance.sel(state="current"))),)]
-                + [(cny(float(row_balance.sel(state=st))),) for st in states]
-                + [(cny(delinquent),), (pct(delinquent / on_book if on_book else np.nan),)]
-            )
-        yield table(
-            "Mean principal by state, end of month (CNY)",
-            ["month", "current", *map(state_label, states), "delinquent", "delinquent share"],
-            rows,
-        )
+        yield ctx.keep(_table(ctx, s, p))
         yield "</div>"
     yield "</section>"
+
+
+def _table(ctx: Context, s: str, p: str) -> Table:
+    """Mean principal by state and month (folded on the page)."""
+    ds = ctx.ds
+    states = delinquent_states(ds)
+    balance = ctx.summary["delinquency_balance"].sel({SCENARIO: s, POLICY: p})
+    rows: list[list[Cell]] = []
+    for m in ds[MONTH].values:
+        row_balance = balance.sel(month=m)
+        delinquent = float(row_balance.sel(state=states).sum())
+        on_book = delinquent + float(row_balance.sel(state="current"))
+        rows.append(
+            [int_cell(m), cny_cell(float(row_balance.sel(state="current")))]
+            + [cny_cell(float(row_balance.sel(state=st))) for st in states]
+            + [cny_cell(delinquent), pct_cell(delinquent / on_book if on_book else np.nan)]
+        )
+    return Table(
+        ctx.ids("delinquency", s, p),
+        f"{s} / {p}: mean principal by state, end of month (CNY)",
+        ["month", "current", *map(state_label, states), "delinquent", "delinquent share"],
+        rows,
+        fold=f"Month by month: principal by days-past-due bucket ({p})",
+    )

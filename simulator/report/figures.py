@@ -19,6 +19,7 @@ from matplotlib.ticker import MaxNLocator
 DPI = 100
 FIGSIZE = {
     "loss": (9.0, 4.5),
+    "buffers": (9.0, 4.5),
     "liquidity": (9.0, 4.5),
     "delinquency": (9.0, 4.5),
     "comparison": (10.0, 5.5),

@@ -1,4 +1,5 @@
-"""The report's HTML: the page frame and its style, tables, ids and number formats.
+"""The report's HTML: the page frame and its style, ids and number formats (the tables are in
+:mod:`simulator.report.tables`).
 
 The page has no script, no external stylesheet, font or image and no URL, so it reads offline
 and can be mailed as it is. All text from the results is HTML-escaped.
@@ -7,9 +8,7 @@ and can be mailed as it is. All text from the results is HTML-escaped.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from html import escape
-from typing import Any
 
 import numpy as np
 
@@ -20,7 +19,7 @@ h1 { border-bottom: 3px solid #1f4e79; padding-bottom: .3em; }
 h2 { background: #1f4e79; color: #fff; padding: .35em .6em; margin-top: 2.2em; }
 h3 { border-bottom: 1px solid #bbb; margin-top: 1.8em; }
 figure { margin: 1em 0; }
-figure img { max-width: 100%; height: auto; border: 1px solid #ddd; }
+figure img { max-width: 100%; height: auto; border: 1px solid #ddd; box-sizing: border-box; }
 figcaption { font-size: .9em; color: #444; }
 div.table { overflow-x: auto; }
 table { border-collapse: collapse; margin: .6em 0 1.2em; font-size: .88em; }
@@ -29,6 +28,14 @@ th { background: #eef2f7; text-align: left; }
 td.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 caption { caption-side: top; text-align: left; font-weight: bold; padding: .3em 0; }
 details { margin: .4em 0; } summary { cursor: pointer; font-weight: bold; }
+details.table > summary { font-weight: normal; color: #1f4e79; }
+span.ci { color: #555; font-size: .85em; }
+p.verdict { font-size: 1.05em; border-left: 4px solid #1f4e79; padding: .2em .8em;
+  background: #f3f6fa; }
+#provenance td { overflow-wrap: anywhere; }
+@media (min-width: 901px) { td:first-child { white-space: nowrap; } }
+@media (max-width: 900px) { body { padding: .8em; } table { font-size: .78em; }
+  th, td { padding: .2em .35em; } }
 pre { background: #f6f6f6; padding: .8em; overflow-x: auto; font-size: .82em; }
 nav ul { columns: 2; } .note { color: #555; font-size: .9em; }
 """
@@ -58,23 +65,6 @@ class Ids:
             name, i = f"{slug}-{i}", i + 1
         self.used.add(name)
         return name
-
-
-def table(caption: str, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """An HTML table; str cells are text, tuples ``(text,)`` are right-aligned numbers."""
-    out = [f'<div class="table"><table><caption>{escape(caption)}</caption><thead><tr>']
-    out += [f"<th>{escape(h)}</th>" for h in header]
-    out.append("</tr></thead><tbody>")
-    for row in rows:
-        out.append("<tr>")
-        for cell in row:
-            if isinstance(cell, tuple):
-                out.append(f'<td class="n">{escape(str(cell[0]))}</td>')
-            else:
-                out.append(f"<td>{escape(str(cell))}</td>")
-        out.append("</tr>")
-    out.append("</tbody></table></div>")
-    return "".join(out)
 
 
 def pct(x: float, digits: int = 2) -> str:

@@ -1,6 +1,6 @@
-"""The loss distribution of a scenario: a histogram of the loss rate over paths per policy,
-with the expected loss (EL), VaR and ES marked, and the table of EL and of VaR and ES at every
-level with their confidence intervals."""
+"""The loss distribution of a scenario: every policy's distribution of the loss rate over paths
+on one chart (empirical CDFs, expected loss and ES marked), and the table of EL and of VaR and
+ES at every level with their confidence intervals."""
 
 from __future__ import annotations
 
@@ -9,67 +9,48 @@ from collections.abc import Iterator
 import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.ticker import PercentFormatter
 
 from simulator.report.context import Context, joined
 from simulator.report.figures import COLOURS, ReportFigure, new_figure
-from simulator.report.html import lvl, pct, table
+from simulator.report.html import lvl, pct
+from simulator.report.tables import CellLike, Interval, Table, pct_cell, text_cell
 from simulator.variables import PATH, POLICY, SCENARIO
 
 
 def _figure(ds: xr.Dataset, summary: xr.Dataset, scenario: str, level: float) -> Figure:
+    """One CDF per policy: a curve further left loses less; the legend sits in the empty lower
+    right corner, inside the axes, so that it never crowds the title."""
     fig = new_figure("loss")
     ax = fig.add_subplot()
     losses = ds["loss_rate"].sel({SCENARIO: scenario})
-    values = losses.values[np.isfinite(losses.values)]
-    n = losses.sizes[PATH]
-    bins = np.histogram_bin_edges(
-        values if values.size else [0.0, 1.0], bins=int(np.clip(np.sqrt(n), 10, 60))
-    )
     for i, policy in enumerate(map(str, ds[POLICY].values)):
         colour = COLOURS[i % len(COLOURS)]
-        sample = losses.sel({POLICY: policy}).values
-        ax.hist(
-            sample,
-            bins=list(bins),
-            histtype="step",
-            linewidth=1.8,
-            color=colour,
-            label=f"{policy}: paths",
-            weights=np.full(len(sample), 100.0 / len(sample)),
-        )
+        sample = np.sort(losses.sel({POLICY: policy}).values)
         at = {SCENARIO: scenario, POLICY: policy}
         el = float(summary["expected_loss"].sel(at))
-        var = float(summary["var"].sel({**at, "level": level}))
         es = float(summary["es"].sel({**at, "level": level}))
-        ax.axvline(
-            el,
-            color=colour,
-            linestyle="-",
-            linewidth=1.2,
-            alpha=0.8,
-            label=f"{policy}: EL {pct(el)}",
-        )
-        ax.axvline(
-            var,
-            color=colour,
-            linestyle="--",
-            linewidth=1.4,
-            label=f"{policy}: VaR {lvl(level)} {pct(var)}",
-        )
-        ax.axvline(
-            es,
-            color=colour,
-            linestyle=":",
-            linewidth=1.8,
-            label=f"{policy}: ES {lvl(level)} {pct(es)}",
-        )
+        label = f"{policy}: EL {pct(el)}, ES {lvl(level)} {pct(es)}"
+        share = np.arange(1, len(sample) + 1) / len(sample)
+        ax.step(sample, share, where="post", color=colour, linewidth=1.8, label=label)
+        below = np.searchsorted(sample, el, side="right") / len(sample)
+        ax.plot([el], [below], "o", color=colour, markersize=6)
+        ax.plot([es], [level], "D", color=colour, markersize=6)
+    ax.axhline(level, color="grey", linewidth=0.8, linestyle=":")
     ax.xaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=1))
-    ax.yaxis.set_major_formatter(PercentFormatter(xmax=100, decimals=0))
+    ax.yaxis.set_major_formatter(PercentFormatter(xmax=1, decimals=0))
+    ax.set_ylim(0, 1.02)
     ax.set_xlabel("loss rate over the horizon (% of opening principal)")
-    ax.set_ylabel("share of paths (%)")
-    ax.set_title(f"{scenario}: distribution of the loss rate ({n:,} paths)")
-    fig.legend(fontsize="small", loc="outside right upper", ncol=1 if ds.sizes[POLICY] < 4 else 2)
+    ax.set_ylabel("share of paths with a lower loss (%)")
+    ax.set_title(f"{scenario}: loss-rate distribution by policy ({losses.sizes[PATH]:,} paths)")
+    markers = [
+        Line2D([], [], marker="o", color="black", linestyle="none", label="expected loss (EL)"),
+        Line2D([], [], marker="D", color="black", linestyle="none",
+               label=f"ES {lvl(level)} (on the {lvl(level)} line)"),
+    ]  # fmt: skip
+    handles, _ = ax.get_legend_handles_labels()
+    ax.legend(handles=handles + markers, fontsize="small", loc="lower right", framealpha=0.9)
     ax.grid(alpha=0.3)
     return fig
 
@@ -78,45 +59,42 @@ def _figure(ds: xr.Dataset, summary: xr.Dataset, scenario: str, level: float) ->
 def section(ctx: Context, s: str) -> Iterator[str]:
     """The loss section of scenario ``s``."""
     sid = ctx.scenario_ids[s]
-    ds, summary, level, levels, ids = ctx.ds, ctx.summary, ctx.level, ctx.levels, ctx.ids
-    policies, emit = ctx.policies, ctx.emit
+    ds, summary, level, ids = ctx.ds, ctx.summary, ctx.level, ctx.ids
     yield f'<section id="{ids(sid, "loss")}" class="loss"><h3>Loss distribution</h3>'
-    yield emit(
+    yield ctx.emit(
         ReportFigure(
             ids(s, "loss"),
             "loss",
-            f"{s}: loss-rate distribution",
+            f"{s}: loss-rate distribution by policy",
             _figure(ds, summary, s, level),
-            f"Histogram of the loss rate over paths per policy; solid: expected loss (EL), "
-            f"dashed: VaR {lvl(level)}, dotted: ES {lvl(level)}.",
+            "The share of paths whose loss rate is at most x, per policy (a curve further left "
+            f"loses less); dots: expected loss (EL), diamonds: ES {lvl(level)} on the "
+            f"{lvl(level)} line.",
         )
     )
-    rows = []
-    for p in policies:
+    yield ctx.keep(_table(ctx, s))
+    yield "</section>"
+
+
+def _table(ctx: Context, s: str) -> Table:
+    summary = ctx.summary
+    rows: list[list[CellLike]] = []
+    for p in ctx.policies:
         at = {SCENARIO: s, POLICY: p}
         el = float(summary["expected_loss"].sel(at))
         el_se = float(summary["expected_loss_se"].sel(at))
-        for a in levels:
+        for a in ctx.levels:
             var, lo, hi, es, elo, ehi = (
                 float(summary[v].sel({**at, "level": a}))
                 for v in ("var", "var_low", "var_high", "es", "es_low", "es_high")
             )
-            rows.append(
-                [
-                    p,
-                    (f"{pct(el, 3)} ± {pct(el_se, 3)}",),
-                    (lvl(a),),
-                    (pct(var, 3),),
-                    (f"[{pct(lo, 3)}, {pct(hi, 3)}]",),
-                    (pct(es, 3),),
-                    (f"[{pct(elo, 3)}, {pct(ehi, 3)}]",),
-                ]
-            )
+            rows.append([p, pct_cell(el, 3), pct_cell(el_se, 3), text_cell(lvl(a)),
+                         Interval(var, lo, hi, lambda x: pct(x, 3), "0.000%"),
+                         Interval(es, elo, ehi, lambda x: pct(x, 3), "0.000%")])  # fmt: skip
     confidence = f"{float(summary.attrs['confidence']):.0%}"
-    yield table(
-        f"Loss rate by policy and level, with {confidence} confidence intervals",
-        ["policy", "EL ± s.e.", "level", "VaR", f"VaR {confidence} interval", "ES",
-         f"ES {confidence} interval"],
+    return Table(
+        ctx.ids("loss", s),
+        f"{s}: loss rate by policy and level, with {confidence} confidence intervals",
+        ["policy", "EL", "± s.e.", "level", "VaR", "ES"],
         rows,
-    )  # fmt: skip
-    yield "</section>"
+    )

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from html import escape
 
 from simulator.report.context import Context, joined
-from simulator.report.html import table
+from simulator.report.tables import CellLike, Table
 from simulator.variables import POLICY, SCENARIO
 
 PROVENANCE = (
@@ -29,16 +29,18 @@ PROVENANCE = (
 
 @joined
 def section(ctx: Context) -> Iterator[str]:
-    ds = ctx.ds
+    ds, keep = ctx.ds, ctx.keep
     yield '<section id="provenance"><h2>Provenance</h2>'
-    rows = [[key, str(ds.attrs[key])] for key in PROVENANCE if key in ds.attrs]
+    rows: list[list[CellLike]] = [
+        [key, str(ds.attrs[key])] for key in PROVENANCE if key in ds.attrs
+    ]
     rows += [
         ["scenarios", ", ".join(map(str, ds[SCENARIO].values))],
         ["policies", ", ".join(map(str, ds[POLICY].values))],
     ]
     if "results_file" in ds.attrs:
         rows.append(["results file", str(ds.attrs["results_file"])])
-    yield table("Run", ["setting", "value"], rows)
+    yield keep(Table("provenance", "Run", ["setting", "value"], rows))
     yield (
         '<p class="note">The same inputs and seed give the same results, whatever the engine, '
         "threads or cluster. The input files as they were read:</p>"

@@ -21,7 +21,13 @@ import pytest
 
 from simulator.errors import InputError
 from simulator.inputs.model import load_model
-from simulator.inputs.portfolio import REQUIRED, SHOWN_PROBLEMS, Portfolio, load_portfolio
+from simulator.inputs.portfolio import (
+    OPTIONAL,
+    REQUIRED,
+    SHOWN_PROBLEMS,
+    Portfolio,
+    load_portfolio,
+)
 from simulator.states import MAX_DPD
 
 HEADER = ",".join(REQUIRED)
@@ -244,20 +250,7 @@ def test_many_bad_rows_are_counted_and_the_first_ones_shown(write_tape):
 
 # --- valid tapes ----------------------------------------------------------------------------
 
-ARRAYS = (
-    "segment",
-    "tier",
-    "score",
-    "principal",
-    "annual_rate",
-    "remaining_term",
-    "instalment",
-    "dpd",
-    "restructured",
-    "monthly_income",
-    "original_term",
-    "origination_date",
-)
+ARRAYS = ("segment", "tier", "score", "principal", "annual_rate", "remaining_term", *OPTIONAL)
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])

@@ -9,10 +9,15 @@ from html import escape
 import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
 
 from simulator.report.context import Context, joined
-from simulator.report.figures import ReportFigure, money_scale, month_axis, new_figure
+from simulator.report.figures import (
+    ReportFigure,
+    money_axis,
+    money_scale,
+    month_axis,
+    new_figure,
+)
 from simulator.report.html import state_label
 from simulator.report.tables import Cell, Table, cny_cell, int_cell, pct_cell
 from simulator.variables import MONTH, POLICY, SCENARIO
@@ -42,10 +47,7 @@ def _figure(ds: xr.Dataset, summary: xr.Dataset, scenario: str, policy: str) -> 
         colors=colours,
         alpha=0.9,
     )
-    ax.set_ylabel(f"mean principal delinquent, end of month ({unit})")
-    ax.yaxis.set_major_formatter(
-        FuncFormatter(lambda y, _: f"{y:,.0f}" if factor > 1 or abs(y) >= 10 else f"{y:,.1f}")
-    )
+    money_axis(ax, f"mean principal delinquent, end of month ({unit})", factor)
     month_axis(ax, len(months))
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)

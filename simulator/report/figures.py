@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 DPI = 100
 FIGSIZE = {
@@ -71,3 +71,20 @@ def month_axis(ax: Any, horizon: int) -> None:
     ax.set_xlabel("month of the horizon (months)")
     ax.set_xlim(1, max(horizon, 2))
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def money_axis(ax: Any, label: str, factor: float) -> None:
+    """A y axis of CNY amounts divided by ``factor`` (``money_scale``): its label, and ticks with
+    thousands separators (one decimal for small amounts in plain CNY)."""
+    ax.set_ylabel(label)
+    ax.yaxis.set_major_formatter(
+        FuncFormatter(lambda y, _: f"{y:,.0f}" if factor > 1 or abs(y) >= 10 else f"{y:,.1f}")
+    )
+
+
+def buffer_axes(ax: Any, unit: str, factor: float, horizon: int) -> None:
+    """The axes of a liquidity-buffer chart: the zero line, CNY up, months across, a grid."""
+    ax.axhline(0, color="black", linewidth=0.8)
+    money_axis(ax, f"liquidity buffer, end of month ({unit})", factor)
+    month_axis(ax, horizon)
+    ax.grid(alpha=0.3)

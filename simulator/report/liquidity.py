@@ -11,10 +11,16 @@ from html import escape
 import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, PercentFormatter
+from matplotlib.ticker import PercentFormatter
 
 from simulator.report.context import Context, joined
-from simulator.report.figures import COLOURS, ReportFigure, money_scale, month_axis, new_figure
+from simulator.report.figures import (
+    COLOURS,
+    ReportFigure,
+    buffer_axes,
+    money_scale,
+    new_figure,
+)
 from simulator.report.html import pct
 from simulator.report.tables import Cell, Table, cny_cell, int_cell, pct_cell, text_cell
 from simulator.variables import MONTH, POLICY, SCENARIO
@@ -42,13 +48,7 @@ def _figure(summary: xr.Dataset, scenario: str, policy: str) -> Figure:
     ax.plot(
         months, fan.sel(quantile=0.5).values / factor, color=COLOURS[0], linewidth=2, label="median"
     )
-    ax.axhline(0, color="black", linewidth=0.8)
-    ax.set_ylabel(f"liquidity buffer, end of month ({unit})")
-    ax.yaxis.set_major_formatter(
-        FuncFormatter(lambda y, _: f"{y:,.0f}" if factor > 1 or abs(y) >= 10 else f"{y:,.1f}")
-    )
-    month_axis(ax, len(months))
-    ax.grid(alpha=0.3)
+    buffer_axes(ax, unit, factor, len(months))
     twin = ax.twinx()
     shortfall = summary["shortfall_probability"].sel(at).values
     twin.plot(
@@ -88,13 +88,7 @@ def _overlay(summary: xr.Dataset, scenario: str) -> Figure:
             ax.plot(months, edge, color=colour, linewidth=0.8, linestyle="--", alpha=0.7)
         ax.plot(months, at.sel(quantile=0.5).values / factor, color=colour, linewidth=2,
                 label=policy)  # fmt: skip
-    ax.axhline(0, color="black", linewidth=0.8)
-    ax.set_ylabel(f"liquidity buffer, end of month ({unit})")
-    ax.yaxis.set_major_formatter(
-        FuncFormatter(lambda y, _: f"{y:,.0f}" if factor > 1 or abs(y) >= 10 else f"{y:,.1f}")
-    )
-    month_axis(ax, len(months))
-    ax.grid(alpha=0.3)
+    buffer_axes(ax, unit, factor, len(months))
     ax.set_title(f"{scenario}: liquidity buffer by policy (median; dashed: 5% and 95% of paths)")
     ax.legend(fontsize="small", loc="best", framealpha=0.9, title="median of")
     return fig

@@ -112,6 +112,7 @@ def test_the_page_opens_on_the_answer(page: tuple[str, dict[str, bytes]], result
         assert sentence[1].startswith(f"Under {s}, {best}")
         assert "lowest expected loss" in sentence[1]
         assert "highest mean minimum liquidity buffer" in sentence[1]
+        assert sentence[1].count(f"{best} has") == 1  # "it also has" when it wins both
         assert sentence[1].count("95% interval") == 2
         assert sentence[1].count("significant") == 2
     table = opening[opening.index("<table><caption>baseline: loss rate and liquidity") :]
@@ -284,6 +285,19 @@ def test_the_sentence_names_the_best_policy_and_its_significance(diffs, fragment
         assert fragment in sentence, sentence
     # the liquidity half: no policy moves the buffer in these hand-made comparisons
     assert "no policy changes the mean minimum liquidity buffer" in sentence
+
+
+def test_one_policy_best_on_both() -> None:
+    policies, summary, comparison = hand_made({"a": (-0.01, -0.02, -0.005)})
+    # the buffer rises by 1e8 CNY per unit of loss rate saved: the same policy is best on both
+    for mine, its in (("", ""), ("_low", "_high"), ("_high", "_low")):
+        comparison[f"min_buffer_diff{mine}"] = -comparison[f"loss_rate_diff{its}"] * 1e8
+    comparison["min_buffer_diff_se"] = comparison["loss_rate_diff_se"] * 1e8
+    sentence = verdict("adverse", policies, "standard", summary, comparison)
+    assert sentence.startswith("Under adverse, a has the lowest expected loss, -1.00 pp")
+    also = ("; it also has the highest mean minimum liquidity buffer, +1.00 million CNY against "
+            "standard (95% interval [+0.50, +2.00] million CNY: significant)")  # fmt: skip
+    assert also in sentence
 
 
 def test_the_sentence_on_liquidity() -> None:

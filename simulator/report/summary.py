@@ -93,9 +93,11 @@ def verdict(
     if comparison is None or len(policies) < 2:
         el = float(summary["expected_loss"].sel({SCENARIO: scenario, POLICY: policies[0]}))
         return f"Under {scenario}, only {policies[0]} was run: expected loss {el:.2%}."
-    loss = _clause(scenario, policies, baseline, comparison, "loss_rate", "expected loss")
-    liquidity = _clause(scenario, policies, baseline, comparison, "min_buffer",
-                        "mean minimum liquidity buffer")  # fmt: skip
+    best, loss = _clause(scenario, policies, baseline, comparison, "loss_rate", "expected loss")
+    again, liquidity = _clause(scenario, policies, baseline, comparison, "min_buffer",
+                               "mean minimum liquidity buffer")  # fmt: skip
+    if again == best and best != baseline:  # the same policy wins both
+        liquidity = "it also" + liquidity.removeprefix(best)
     return f"Under {scenario}, {loss}; {liquidity}."
 
 
@@ -106,7 +108,8 @@ def _clause(
     comparison: xr.Dataset,
     stem: str,
     what: str,
-) -> str:
+) -> tuple[str, str]:
+    """The best policy on one measure, and the clause that says so."""
     lower_is_better = stem != "min_buffer"
 
     def diff(policy: str) -> list[float]:
@@ -123,7 +126,7 @@ def _clause(
         other = min((p for p in policies if p != baseline), key=lambda p: score[p])
     d, low, high, se = diff(other)
     if d == 0 and se == 0:
-        return f"no policy changes the {what} (the same as {baseline}'s on every path)"
+        return "", f"no policy changes the {what} (the same as {baseline}'s on every path)"
     factor, unit = (0.01, "pp") if lower_is_better else _money_unit(max(map(abs, (d, low, high))))
     digits = 2 if max(abs(d), abs(low), abs(high)) / factor < 10 else 1
 
@@ -135,8 +138,11 @@ def _clause(
     test = f"{confidence:.0%} interval [{show(low)}, {show(high)}] {unit}: {significance}"
     superlative = "lowest" if lower_is_better else "highest"
     if best != baseline:
-        return f"{best} has the {superlative} {what}, {show(d)} {unit} against {baseline} ({test})"
-    return (
+        return (
+            best,
+            f"{best} has the {superlative} {what}, {show(d)} {unit} against {baseline} ({test})",
+        )
+    return best, (
         f"{baseline}, the baseline, has the {superlative} {what}; the next best, {other}, is "
         f"{show(d)} {unit} from it ({test})"
     )

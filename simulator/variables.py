@@ -11,6 +11,7 @@ from dataclasses import dataclass
 SCENARIO, POLICY, PATH, MONTH, SEGMENT, STATE, LEVEL = (
     "scenario", "policy", "path", "month", "segment", "state", "level",
 )  # fmt: skip
+TIER, STAGE, FROM_STAGE, TO_STAGE, CATEGORY = "tier", "stage", "from_stage", "to_stage", "category"
 RUN = (SCENARIO, POLICY)
 PATH_MONTH = (*RUN, PATH, MONTH)
 
@@ -180,4 +181,106 @@ _register(
     "month",
     "survival horizon",
     "First month whose liquidity_buffer is below zero; horizon + 1 if none.",
+)
+
+
+# --- provisions, asset quality and capital (SPEC 10) ------------------------------------------
+
+_register(
+    "stage_balance",
+    (*PATH_MONTH, STAGE),
+    "CNY",
+    "principal by IFRS 9 stage",
+    "Principal on book at the end of the month in stage 1, 2 and 3 (sums to balance over the "
+    "active states).",
+)
+_register(
+    "stage_accounts", (*PATH_MONTH, STAGE), "1", "loans by IFRS 9 stage", "End of month."
+)
+_register(
+    "stage_transfers",
+    (*PATH_MONTH, FROM_STAGE, TO_STAGE),
+    "1",
+    "loans by stage last month and this month",
+    "Loans on the book at both month ends, by their stage at the previous month end (the as-of "
+    "date for month 1) and at this one; new loans are not counted in their first month.",
+)
+_register(
+    "allowance",
+    (*PATH_MONTH, STAGE),
+    "CNY",
+    "ECL allowance by stage",
+    "Sum of the loans' expected credit loss at the end of the month: 12-month in stage 1, "
+    "lifetime in stages 2 and 3 (provisions.ecl).",
+)
+_register(
+    "opening_allowance", RUN, "CNY", "opening ECL allowance", "Allowance at the as-of date."
+)
+_register(
+    "credit_loss_expense",
+    PATH_MONTH,
+    "CNY",
+    "credit loss expense",
+    "allowance(t) - allowance(t-1) + net_credit_loss(t): the P&L provision charge.",
+)
+_register(
+    "lifetime_net_loss",
+    (*RUN, PATH),
+    "CNY",
+    "lifetime net credit loss",
+    "Net credit loss over the horizon plus the closing allowance: deferred losses counted.",
+)
+_register(
+    "lifetime_loss_rate",
+    (*RUN, PATH),
+    "1",
+    "lifetime loss rate",
+    "lifetime_net_loss / opening_principal.",
+)
+_register(
+    "category_balance",
+    (*PATH_MONTH, CATEGORY),
+    "CNY",
+    "principal by regulatory category",
+    "五级分类: normal 正常, special_mention 关注, substandard 次级, doubtful 可疑, loss 损失.",
+)
+for _name, (_long, _doc) in {
+    "npl_ratio": ("NPL ratio", "(substandard + doubtful + loss) / principal on book."),
+    "provision_coverage": ("provision coverage ratio", "allowance / NPL balance (拨备覆盖率)."),
+    "loan_loss_provision_ratio": (
+        "loan-loss provision ratio",
+        "allowance / principal on book (贷款拨备率).",
+    ),
+    "capital_ratio": ("capital ratio", "capital / risk_weighted_assets."),
+}.items():
+    _register(_name, PATH_MONTH, "1", _long, _doc)
+_register(
+    "capital",
+    PATH_MONTH,
+    "CNY",
+    "capital",
+    "Opening capital plus cumulative after-tax profit: interest collected less funding "
+    "interest, costs and the credit loss expense.",
+)
+_register("opening_capital", RUN, "CNY", "opening capital", "Capital at the as-of date.")
+_register(
+    "risk_weighted_assets",
+    PATH_MONTH,
+    "CNY",
+    "risk-weighted assets",
+    "Credit risk RWA of the book (standardised or IRB, the treasury file's [capital]).",
+)
+_register(
+    "capital_breach_month",
+    (*RUN, PATH),
+    "month",
+    "first month below the minimum capital ratio",
+    "horizon + 1 if the capital ratio never falls below the minimum.",
+)
+_register(
+    "tier_net_credit_loss",
+    (*PATH_MONTH, SEGMENT, TIER),
+    "CNY",
+    "net credit loss by segment and tier",
+    "net_credit_loss broken down by borrower segment and score tier.",
 )

@@ -17,7 +17,9 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from simulator.inputs.accounting import ProvisionRules, provision_rules
 from simulator.inputs.portfolio import Portfolio
+from simulator.provisions.tables import NOT_RESTRUCTURED, FactorPosition, ProvisionTables
 from simulator.states import CURRENT
 
 TWO_32 = 2.0**32
@@ -125,15 +127,26 @@ class Book:
     start: np.ndarray  # int32: -1 on the opening book, else the month index of origination
     rank: np.ndarray  # int32: a candidate's rank within its month (0 on the opening book)
     opening_loans: int  # the first ``opening_loans`` loans are the opening book
+    opening_stage: np.ndarray  # int8: IFRS 9 stage code (0-2) at the as-of date (0 for new)
+    opening_since: np.ndarray  # int32: months since the last restructuring at the as-of date
 
     @classmethod
-    def from_portfolio(cls, portfolio: Portfolio, pool: Pool | None = None) -> Book:
-        """The book's loans, followed by ``pool``'s candidate new loans if given."""
+    def from_portfolio(
+        cls, portfolio: Portfolio, pool: Pool | None = None, rules: ProvisionRules | None = None
+    ) -> Book:
+        """The book's loans, followed by ``pool``'s candidate new loans if given; ``rules``
+        stage the opening book (by default, the rules of SPEC 10's defaults).
+
+        A restructured loan of the tape is taken as restructured at the as-of date (the tape
+        does not say when: the conservative reading, in probation and under observation)."""
 
         def c(*parts: np.ndarray, dtype: type) -> np.ndarray:
             return np.ascontiguousarray(np.concatenate(parts), dtype=dtype)
 
         n = len(portfolio)
+        rules = rules or provision_rules(None)
+        restructured = portfolio.restructured > 0
+        stage = rules.stage(portfolio.state, in_probation=restructured)
         if pool is None:
             new = np.zeros(0, np.int64)
             start, rank = np.zeros(0, np.int32), np.zeros(0, np.int32)
@@ -155,6 +168,12 @@ class Book:
             start=c(np.full(n, -1), start, dtype=np.int32),
             rank=c(np.zeros(n), rank, dtype=np.int32),
             opening_loans=n,
+            opening_stage=c(stage, np.zeros(len(new)), dtype=np.int8),
+            opening_since=c(
+                np.where(restructured, 0, NOT_RESTRUCTURED),
+                np.full(len(new), NOT_RESTRUCTURED),
+                dtype=np.int32,
+            ),
         )
 
 
@@ -176,6 +195,8 @@ class Tables:
     levers: Levers
     path_levers: PathLevers
     originations: np.ndarray  # (B, H) int64: new loans originated per path and month
+    provisions: ProvisionTables
+    factor_position: FactorPosition  # (B, H): the factor on the ECL tables' grid
 
     @property
     def paths(self) -> int:

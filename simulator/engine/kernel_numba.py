@@ -42,6 +42,9 @@ from simulator.engine.arrays import (
 from simulator.engine.layout import (
     ACCOUNTS,
     ACTIVE_ACCOUNTS,
+    ALLOWANCE,
+    CATEGORY_RAISED_FROM,
+    CATEGORY_RAISED_TO,
     BALANCE,
     CAPITALISED_INTEREST,
     CHARGEOFF_INTEREST,
@@ -67,8 +70,14 @@ from simulator.engine.layout import (
     SETTLEMENT_CASH,
     SETTLEMENT_LOSS,
     SETTLEMENTS,
+    NEW_ACCOUNTS,
+    PROBATION_ACCOUNTS,
+    STAGE_BALANCE,
+    STAGE_TRANSFERS,
+    TIER_NET_CREDIT_LOSS,
     WAIVED_INTEREST,
 )
+from simulator.provisions.tables import NOT_RESTRUCTURED
 from simulator.rng import philox4x32_10
 from simulator.states import CHARGED_OFF, CURRENT, M1, M6, PAID_OFF, SETTLED
 
@@ -101,16 +110,65 @@ def makes_offers(levers):
 
 
 @jit
+def ecl_fen(prov, stage, t, segment, tier, matrix, state, term, principal, monthly_rate, e, w):
+    """ECL of a loan at the end of month index ``t`` in fen: the 12-month table in stage 1,
+    the lifetime one otherwise, interpolated at the path's factor (``e``, ``w``)."""
+    n = min(term, prov.max_term)
+    legal = 1 if prov.legal_min_balance > 0 and principal >= prov.legal_min_balance else 0
+    if stage == 0:
+        cell = prov.twelve_month[t + 1, segment, tier, matrix, state, n, legal]
+    else:
+        cell = prov.lifetime[t + 1, segment, tier, matrix, state, n, legal]
+    value = cell[e, 0] + w * (cell[e + 1, 0] - cell[e, 0])
+    slope = cell[e, 1] + w * (cell[e + 1, 1] - cell[e, 1])
+    rate = value + (monthly_rate - prov.reference_rate[segment, tier]) * slope
+    return np.int64(np.rint(principal * rate))
+
+
+@jit
+def book_provisions(prov, ledger, t, segment, tier, matrix, state, term, principal,
+                    monthly_rate, e, w, restructurings, since, previous):  # fmt: skip
+    """Stage and allowance of an active loan at the end of month ``t`` into ``ledger``
+    (H, G, T, L), and the rare entries (probation, category floors, stage changes); returns
+    the stage (the next month's ``previous``; -1: a new loan, no previous stage)."""
+    cell = ledger[t, segment, tier]
+    by_state = 2 if state >= prov.stage_3_state else (1 if state >= prov.stage_2_state else 0)
+    stage = by_state
+    if restructurings > 0:
+        if by_state == 0 and since < prov.probation_months:
+            stage = 1
+            cell[PROBATION_ACCOUNTS] += 1
+        if since < prov.observation_months:
+            category = prov.category[state]
+            floor = prov.restructured_floor if state == CURRENT else prov.restructured_overdue_floor
+            if floor > category:
+                cell[CATEGORY_RAISED_FROM + category] += principal
+                cell[CATEGORY_RAISED_TO + floor] += principal
+    cell[STAGE_BALANCE + 2 * stage] += principal
+    cell[ALLOWANCE + 2 * stage] += ecl_fen(prov, stage, t, segment, tier, matrix, state, term,
+                                           principal, monthly_rate, e, w)  # fmt: skip
+    if previous != stage:
+        if previous < 0:
+            cell[NEW_ACCOUNTS] += 1
+        else:
+            cell[STAGE_TRANSFERS + 3 * previous + stage] += 1
+    return stage
+
+
+@jit
 def simulate_loan(
     loan, segment, tier, principal, monthly_rate, term, instalment, state, restructurings,
     transition, prepay, penalty_multiplier,
     recovery_hazard, recovery_quantiles, agency_fee, recovery_window,
     levers, approve, early_warning,
     key0, key1, stream, path, first_month, flows, stocks,
+    prov, factor_index, factor_weight, ledger, stage, since,
 ):  # fmt: skip
     """One loan along one path from month index ``first_month``. Slices of this path:
     ``transition`` (H, G, T, 2, 7, 8), ``approve`` (H, G, T), ``early_warning`` (H, G),
-    ``flows`` (H, G, F), ``stocks`` (H, G, S, 2)."""
+    ``flows`` (H, G, F), ``stocks`` (H, G, S, 2), ``factor_index`` and ``factor_weight`` (H,),
+    ``ledger`` (H, G, T, L). ``stage``: the loan's stage at the end of the month before
+    ``first_month``; ``since``: months since its last restructuring then."""
     accrued = np.int64(0)  # interest due and unpaid, penalty interest included
     penalty = np.int64(0)  # the penalty part of it (waivable on re-instalment)
     rate = monthly_rate
@@ -133,9 +191,9 @@ def simulate_loan(
                     judgement = philox4x32_10(loan, path, (t << 4) | PURPOSE_LEGAL, stream,
                                               key0, key1)  # fmt: skip
                     if np.int64(judgement[1]) < levers.legal_success:
-                        flows[t, segment, RECOVERIES] += np.int64(
-                            np.rint(chargeoff_balance * levers.legal_fraction)
-                        )
+                        won = np.int64(np.rint(chargeoff_balance * levers.legal_fraction))
+                        flows[t, segment, RECOVERIES] += won
+                        ledger[t, segment, tier, TIER_NET_CREDIT_LOSS] -= won
                     return
                 continue
             if months_charged_off >= recovery_window:
@@ -149,9 +207,11 @@ def simulate_loan(
                 fee = np.int64(np.rint(gross * agency_fee))
                 flows[t, segment, RECOVERIES] += gross - fee
                 flows[t, segment, RECOVERY_FEES] += fee
+                ledger[t, segment, tier, TIER_NET_CREDIT_LOSS] -= gross - fee
                 return
             continue
 
+        since += 1  # months since the last restructuring, at the end of this month
         # --- 2. policy offers: settlement, re-instalment, holiday; early warning -------------
         if offers and holiday_left == 0:
             p0, p1, p2, p3 = philox4x32_10(loan, path, (t << 4) | PURPOSE_POLICY, stream,
@@ -164,6 +224,7 @@ def simulate_loan(
                     flows[t, segment, SETTLED_PRINCIPAL] += principal
                     flows[t, segment, SETTLEMENT_CASH] += cash
                     flows[t, segment, SETTLEMENT_LOSS] += principal - principal_part
+                    ledger[t, segment, tier, TIER_NET_CREDIT_LOSS] += principal - principal_part
                     flows[t, segment, MEDIATION_FEE] += np.int64(
                         np.rint(cash * levers.mediation_fee)
                     )
@@ -216,6 +277,7 @@ def simulate_loan(
                 state = CURRENT
                 matrix = 1
                 restructurings += 1
+                since = 0
                 flows[t, segment, RESTRUCTURED] += 1
 
         flows[t, segment, ACTIVE_ACCOUNTS] += 1
@@ -227,6 +289,10 @@ def simulate_loan(
             flows[t, segment, CAPITALISED_INTEREST] += interest
             stocks[t, segment, state, BALANCE] += principal
             stocks[t, segment, state, ACCOUNTS] += 1
+            if prov.enabled:
+                stage = book_provisions(prov, ledger, t, segment, tier, matrix, state, term,
+                                        principal, monthly_rate, factor_index[t],
+                                        factor_weight[t], restructurings, since, stage)  # fmt: skip
             continue
 
         # --- interest accrues (at the penalty rate when delinquent); an instalment falls due -
@@ -293,6 +359,7 @@ def simulate_loan(
         if state == CHARGED_OFF:  # past 180 DPD: written off, into recovery
             flows[t, segment, CHARGEOFF_PRINCIPAL] += principal
             flows[t, segment, CHARGEOFF_INTEREST] += accrued
+            ledger[t, segment, tier, TIER_NET_CREDIT_LOSS] += principal
             stocks[t, segment, CHARGED_OFF, ACCOUNTS] += 1
             chargeoff_balance = principal + accrued
             principal = np.int64(0)
@@ -312,6 +379,10 @@ def simulate_loan(
             flows[t, segment, NEW_SERIOUS_DELINQUENCIES] += 1
         stocks[t, segment, state, BALANCE] += principal
         stocks[t, segment, state, ACCOUNTS] += 1
+        if prov.enabled:
+            stage = book_provisions(prov, ledger, t, segment, tier, matrix, state, term,
+                                    principal, monthly_rate, factor_index[t], factor_weight[t],
+                                    restructurings, since, stage)  # fmt: skip
 
 
 @parallel_jit
@@ -320,6 +391,7 @@ def _run_block(
     book_bounds, pool_bounds, first_path, transition, prepay, penalty_multiplier,
     recovery_hazard, recovery_quantiles, agency_fee, recovery_window,
     levers, approve, early_warning, originations, key0, key1, stream, flows, stocks,
+    prov, factor_index, factor_weight, opening_stage, opening_since, ledger,
 ):  # fmt: skip
     for chunk in prange(len(book_bounds) - 1):
         book_first, book_loans = book_bounds[chunk], book_bounds[chunk + 1] - book_bounds[chunk]
@@ -332,6 +404,7 @@ def _run_block(
                 loan = book_first + i if i < book_loans else pool_first + (i - book_loans)
                 g = segment[loan]
                 t0 = start[loan]
+                stage, since = opening_stage[loan], opening_since[loan]
                 if t0 >= 0:
                     # a candidate exists on this path if its rank is among the month's
                     # originations; it is on the book, current, at the end of its start month
@@ -340,6 +413,12 @@ def _run_block(
                     flows[chunk, b, t0, g, ORIGINATED_PRINCIPAL] += principal[loan]
                     stocks[chunk, b, t0, g, CURRENT, BALANCE] += principal[loan]
                     stocks[chunk, b, t0, g, CURRENT, ACCOUNTS] += 1
+                    if prov.enabled:
+                        stage = book_provisions(
+                            prov, ledger[chunk, b], t0, g, tier[loan], 0, CURRENT, term[loan],
+                            principal[loan], monthly_rate[loan], factor_index[b, t0],
+                            factor_weight[b, t0], 0, since, -1,
+                        )  # fmt: skip
                 simulate_loan(
                     loan, g, tier[loan], principal[loan], monthly_rate[loan],
                     term[loan], instalment[loan], state[loan], restructured[loan],
@@ -347,11 +426,15 @@ def _run_block(
                     recovery_hazard, recovery_quantiles, agency_fee, recovery_window,
                     levers, approve[b], early_warning[b],
                     key0, key1, stream, path, t0 + 1, flows[chunk, b], stocks[chunk, b],
+                    prov, factor_index[b], factor_weight[b], ledger[chunk, b], stage, since,
                 )  # fmt: skip
 
 
-def run_block(book: Book, tables: Tables, flows: np.ndarray, stocks: np.ndarray) -> None:
-    """Add one block of paths into ``flows`` (C, B, H, G, F) and ``stocks`` (C, B, H, G, S, 2).
+def run_block(
+    book: Book, tables: Tables, flows: np.ndarray, stocks: np.ndarray, ledger: np.ndarray
+) -> None:
+    """Add one block of paths into ``flows`` (C, B, H, G, F), ``stocks`` (C, B, H, G, S, 2) and
+    ``ledger`` (C, B, H, G, T, L; provisions, when ``tables.provisions`` is enabled).
 
     The number of chunks C is ``flows.shape[0]``; the opening loans and the candidate new loans
     are each split evenly among them.
@@ -371,4 +454,6 @@ def run_block(book: Book, tables: Tables, flows: np.ndarray, stocks: np.ndarray)
         tables.agency_fee, tables.recovery_window,
         levers, tables.path_levers.reinstal_approve, tables.path_levers.ew_active,
         tables.originations, tables.key[0], tables.key[1], tables.stream, flows, stocks,
+        tables.provisions, tables.factor_position.index, tables.factor_position.weight,
+        book.opening_stage, book.opening_since, ledger,
     )  # fmt: skip

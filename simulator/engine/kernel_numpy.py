@@ -49,6 +49,8 @@ transition thresholds by ``tables.base_probits``; everything else of SPEC 4 happ
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from simulator.engine.arrays import (
@@ -65,6 +67,9 @@ from simulator.engine.arrays import (
 from simulator.engine.layout import (
     ACCOUNTS,
     ACTIVE_ACCOUNTS,
+    ALLOWANCE,
+    CATEGORY_RAISED_FROM,
+    CATEGORY_RAISED_TO,
     BALANCE,
     CAPITALISED_INTEREST,
     CHARGEOFF_INTEREST,
@@ -90,10 +95,18 @@ from simulator.engine.layout import (
     SETTLEMENT_CASH,
     SETTLEMENT_LOSS,
     SETTLEMENTS,
+    NEW_ACCOUNTS,
+    PROBATION_ACCOUNTS,
+    STAGE_BALANCE,
+    STAGE_TRANSFERS,
+    TIER_NET_CREDIT_LOSS,
     WAIVED_INTEREST,
 )
 from simulator.rng import philox4x32_10_numpy
 from simulator.states import CHARGED_OFF, CURRENT, M1, M6, PAID_OFF, SETTLED
+
+if TYPE_CHECKING:
+    from simulator.provisions.tables import ProvisionTables
 
 SERIOUS = 4  # dpd_91_120: the first bucket past 90 days, reported to the credit bureau
 MISS = 6  # position of M1 among the worst-first thresholds: the current row's miss threshold
@@ -181,8 +194,108 @@ class MonthTotals:
         np.add.at(self.stocks[:, :, ACCOUNTS], cells, 1)
 
 
-def run_block(book: Book, tables: Tables, flows: np.ndarray, stocks: np.ndarray) -> None:
-    """Add one block of paths into ``flows`` (C, B, H, G, F) and ``stocks`` (C, B, H, G, S, 2).
+class Ledger:
+    """Provisions of one path-month: ``ledger[t]`` (G, T, L) by segment and tier.
+
+    At the end of the month every loan on the book is staged (stage 3 from the stage-3 bucket,
+    stage 2 from the stage-2 bucket or while in probation after a restructuring, else stage 1)
+    and classified (its bucket's category, floored while a restructured loan is under
+    observation); its ECL is ``rint(principal * (V + (r - r_ref) * dV/dr))``, V and dV/dr
+    interpolated between the two grid points of the path's factor, from the 12-month table in
+    stage 1 and the lifetime table otherwise (``provisions.tables``).
+    """
+
+    def __init__(self, ledger: np.ndarray, prov: ProvisionTables, t: int, segment: np.ndarray,
+                 tier: np.ndarray, factor: tuple[int, float]) -> None:  # fmt: skip
+        self.ledger, self.prov, self.t = ledger, prov, t
+        self.segment, self.tier = segment, tier
+        self.e, self.w = factor
+
+    def loss(self, mask: np.ndarray, amount: np.ndarray, sign: int = 1) -> None:
+        """Net credit loss by tier (charge-offs and haircuts; recoveries with ``sign`` -1)."""
+        np.add.at(self.ledger[:, :, TIER_NET_CREDIT_LOSS], (self.segment[mask], self.tier[mask]),
+                  sign * amount[mask])  # fmt: skip
+
+    def book(self, mask: np.ndarray, loans: LoanState, previous: np.ndarray | None) -> None:
+        """Stage and allowance of the loans in ``mask`` at the end of the month, and the rare
+        entries: loans raised to stage 2 by probation alone, principal raised to a category
+        floor (by the bucket's category and the floor), stage changes from ``previous`` (None:
+        new loans). Updates the loans' stage."""
+        prov = self.prov
+        if not prov.enabled or not mask.any():
+            return
+        idx = np.flatnonzero(mask)
+        g, k = self.segment[idx], self.tier[idx]
+        state, principal = loans.state[idx], loans.principal[idx]
+        restructured = loans.restructurings[idx] > 0
+        since = loans.since[idx]
+        by_state = np.where(
+            state >= prov.stage_3_state, 2, np.where(state >= prov.stage_2_state, 1, 0)
+        )
+        probation = restructured & (by_state == 0) & (since < prov.probation_months)
+        stage = np.where(probation, 1, by_state)
+        category = prov.category[state].astype(np.int64)
+        floor = np.where(state == CURRENT, prov.restructured_floor,
+                         prov.restructured_overdue_floor)  # fmt: skip
+        raised = restructured & (since < prov.observation_months) & (floor > category)
+        ecl = self._ecl(stage, g, k, loans.matrix[idx], state, loans.term[idx], principal,
+                        loans.monthly_rate[idx])  # fmt: skip
+        cells = (g, k)
+        np.add.at(self.ledger, (*cells, STAGE_BALANCE + 2 * stage), principal)
+        np.add.at(self.ledger, (*cells, ALLOWANCE + 2 * stage), ecl)
+        np.add.at(self.ledger[:, :, PROBATION_ACCOUNTS], (g[probation], k[probation]), 1)
+        raised_cells = (g[raised], k[raised])
+        np.add.at(self.ledger, (*raised_cells, CATEGORY_RAISED_FROM + category[raised]),
+                  principal[raised])  # fmt: skip
+        np.add.at(self.ledger, (*raised_cells, CATEGORY_RAISED_TO + floor[raised]),
+                  principal[raised])  # fmt: skip
+        if previous is None:
+            np.add.at(self.ledger[:, :, NEW_ACCOUNTS], cells, 1)
+        else:
+            before = previous[idx]
+            moved = before != stage
+            np.add.at(self.ledger, (g[moved], k[moved], STAGE_TRANSFERS + 3 * before[moved]
+                                    + stage[moved]), 1)  # fmt: skip
+        loans.stage[idx] = stage
+
+    def _ecl(self, stage: np.ndarray, g: np.ndarray, k: np.ndarray, m: np.ndarray,
+             state: np.ndarray, term: np.ndarray, principal: np.ndarray,
+             monthly_rate: np.ndarray) -> np.ndarray:  # fmt: skip
+        prov, t, e, w = self.prov, self.t, self.e, self.w
+        n = np.minimum(term, prov.max_term)
+        legal = ((prov.legal_min_balance > 0) & (principal >= prov.legal_min_balance)).astype(int)
+        twelve = stage == 0
+        cells = np.empty((len(stage), prov.lifetime.shape[-2], 2))
+        key = (g, k, m, state, n, legal)
+        cells[twelve] = prov.twelve_month[t + 1][tuple(x[twelve] for x in key)]
+        cells[~twelve] = prov.lifetime[t + 1][tuple(x[~twelve] for x in key)]
+        value = cells[:, e, 0] + w * (cells[:, e + 1, 0] - cells[:, e, 0])
+        slope = cells[:, e, 1] + w * (cells[:, e + 1, 1] - cells[:, e, 1])
+        rate = value + (monthly_rate - prov.reference_rate[g, k]) * slope
+        return fen(principal * rate)
+
+
+class LoanState:
+    """The loan variables ``Ledger.book`` reads (views of ``run_block``'s arrays)."""
+
+    def __init__(self, **arrays: np.ndarray) -> None:
+        self.__dict__.update(arrays)
+
+    state: np.ndarray
+    principal: np.ndarray
+    restructurings: np.ndarray
+    since: np.ndarray
+    matrix: np.ndarray
+    term: np.ndarray
+    monthly_rate: np.ndarray
+    stage: np.ndarray
+
+
+def run_block(
+    book: Book, tables: Tables, flows: np.ndarray, stocks: np.ndarray, ledger: np.ndarray
+) -> None:
+    """Add one block of paths into ``flows`` (C, B, H, G, F), ``stocks`` (C, B, H, G, S, 2) and
+    ``ledger`` (C, B, H, G, T, L).
 
     Same signature and results as ``kernel_numba.run_block``, except that everything goes into
     chunk 0: only the sum over the chunk axis is meaningful.
@@ -233,18 +346,24 @@ def run_block(book: Book, tables: Tables, flows: np.ndarray, stocks: np.ndarray)
         chargeoff_balance = np.zeros(n, dtype=np.int64)  # principal + interest written off
         months_charged_off = np.zeros(n, dtype=np.int64)  # months of agency work so far
         legal_left = np.full(n, -1, dtype=np.int64)  # months to judgement (-1: not in court)
+        stage = book.opening_stage.astype(np.int64)  # IFRS 9 stage at the last month end
+        since = book.opening_since.astype(np.int64)  # months since the last restructuring
         # Open: on the book or in recovery. Candidate new loans open once originated.
         open_ = book.start < 0
         # A candidate is originated on this path if its rank is among its month's originations.
         originated = ~open_ & (book.rank < tables.originations[b][book.start])
 
+        position = tables.factor_position
         for t in range(tables.horizon):
             month = MonthTotals(month_flows[t], month_stocks[t], segment)
+            factor = (int(position.index[b, t]), float(position.weight[b, t]))
+            provisions = Ledger(ledger[0, b, t], tables.provisions, t, segment, tier, factor)
             w0, w1, w2, w3 = borrower_words(n, path, t, stream, key)
 
             # Who is where at the start of the month: active loans (current or M1..M6) go
             # through steps 1-4 and 6; charged-off loans are in recovery (step 5).
             active = open_ & (state != CHARGED_OFF)
+            since[active] += 1  # months since the last restructuring, at this month's end
             in_recovery = open_ & (state == CHARGED_OFF)
 
             # --- 5. charged-off loans: recovery, by the legal or the agency channel -----------
@@ -260,6 +379,7 @@ def run_block(book: Book, tables: Tables, flows: np.ndarray, stocks: np.ndarray)
                 _, won_word, _, _ = philox_words(loans, path, t, PURPOSE_LEGAL, stream, key)
                 won = judged & (won_word < levers.legal_success)
                 month.add(RECOVERIES, won, fen(chargeoff_balance * levers.legal_fraction))
+                provisions.loss(won, fen(chargeoff_balance * levers.legal_fraction), sign=-1)
                 open_ &= ~judged
             # Agency channel: within the recovery window, one recovery event with a monthly
             # hazard (word 0); the recovered fraction is a Beta quantile picked by word 3's top
@@ -275,6 +395,7 @@ def run_block(book: Book, tables: Tables, flows: np.ndarray, stocks: np.ndarray)
             gross = fen(chargeoff_balance * fraction)
             fee = fen(gross * tables.agency_fee)
             month.add(RECOVERIES, recovered, gross - fee)
+            provisions.loss(recovered, gross - fee, sign=-1)
             month.add(RECOVERY_FEES, recovered, fee)
             open_ &= ~recovered
 
@@ -299,6 +420,7 @@ def run_block(book: Book, tables: Tables, flows: np.ndarray, stocks: np.ndarray)
                 month.add(SETTLED_PRINCIPAL, settles, principal)
                 month.add(SETTLEMENT_CASH, settles, cash)
                 month.add(SETTLEMENT_LOSS, settles, principal - principal_part)
+                provisions.loss(settles, principal - principal_part)
                 month.add(MEDIATION_FEE, settles, fen(cash * levers.mediation_fee))
                 month.add(SETTLEMENTS, settles)
                 month.entered(SETTLED, settles)
@@ -373,6 +495,7 @@ def run_block(book: Book, tables: Tables, flows: np.ndarray, stocks: np.ndarray)
                     state[reinstal] = CURRENT
                     matrix[reinstal] = 1
                     restructurings[reinstal] += 1
+                    since[reinstal] = 0
                     month.add(RESTRUCTURED, reinstal)
 
             month.add(ACTIVE_ACCOUNTS, active)
@@ -386,6 +509,10 @@ def run_block(book: Book, tables: Tables, flows: np.ndarray, stocks: np.ndarray)
             principal[on_holiday] += interest[on_holiday]
             month.add(CAPITALISED_INTEREST, on_holiday, interest)
             month.end_of_month(on_holiday, state, principal)
+            loan_state = LoanState(state=state, principal=principal, restructurings=restructurings,
+                              since=since, matrix=matrix, term=term, monthly_rate=monthly_rate,
+                              stage=stage)  # fmt: skip
+            provisions.book(on_holiday, loan_state, previous=stage.copy())
             running = active & ~on_holiday
 
             # --- interest accrues (at the penalty rate when delinquent); an instalment falls due
@@ -477,6 +604,7 @@ def run_block(book: Book, tables: Tables, flows: np.ndarray, stocks: np.ndarray)
             # later (step 5).
             charged_off = moving & ~paid_off & (state == CHARGED_OFF)
             month.add(CHARGEOFF_PRINCIPAL, charged_off, principal)
+            provisions.loss(charged_off, principal)
             month.add(CHARGEOFF_INTEREST, charged_off, accrued)
             month.entered(CHARGED_OFF, charged_off)
             chargeoff_balance[charged_off] = principal[charged_off] + accrued[charged_off]
@@ -498,10 +626,15 @@ def run_block(book: Book, tables: Tables, flows: np.ndarray, stocks: np.ndarray)
             month.add(NEW_SERIOUS_DELINQUENCIES, newly_serious)
             serious |= newly_serious
             month.end_of_month(still_active, state, principal)
+            loan_state = LoanState(state=state, principal=principal, restructurings=restructurings,
+                              since=since, matrix=matrix, term=term, monthly_rate=monthly_rate,
+                              stage=stage)  # fmt: skip
+            provisions.book(still_active, loan_state, previous=stage.copy())
 
             # --- new loans originated this month: on the book, current, at the end of the
             # month; their first instalment falls due next month.
             born = originated & (book.start == t)
             month.add(ORIGINATED_PRINCIPAL, born, principal)
             month.end_of_month(born, state, principal)
+            provisions.book(born, loan_state, previous=None)
             open_ |= born

@@ -81,3 +81,22 @@ PURPOSE_BORROWER = 0  # the four words of a borrower-month: prepay, transition, 
 PURPOSE_POLICY = 1  # settlement acceptance, re-instalment application and approval, holiday
 PURPOSE_LEGAL = 2  # legal action at charge-off (word 0) and its outcome at judgement (word 1)
 PURPOSE_MACRO = 15  # the systematic factor of a path-month
+
+# --- provisions: per (chunk, path in block, month, segment, tier), the ledger ----------------
+# ``ledger[chunk, path, month, segment, tier, LEDGER]``. Every loan on the book adds, at the end
+# of each month, its principal and its ECL to its stage (two adjacent fields: one cache line).
+# The rest is rare and derived from the stocks in aggregation: loans raised to stage 2 by a
+# restructuring's probation alone; principal raised to a category floor by a restructuring's
+# observation period (by the category of its bucket and the floor); loans whose stage changed
+# (from, to); new loans; and the month's net credit loss, for losses by tier.
+N_STAGES = 3
+N_CATEGORIES = 5
+STAGE_BALANCE = 0  # + 2 * stage
+ALLOWANCE = 1  # + 2 * stage
+PROBATION_ACCOUNTS = 2 * N_STAGES
+CATEGORY_RAISED_FROM = PROBATION_ACCOUNTS + 1  # + category of the loan's bucket
+CATEGORY_RAISED_TO = CATEGORY_RAISED_FROM + N_CATEGORIES  # + the floor it is raised to
+STAGE_TRANSFERS = CATEGORY_RAISED_TO + N_CATEGORIES  # + 3 * from_stage + to_stage (from != to)
+NEW_ACCOUNTS = STAGE_TRANSFERS + N_STAGES * N_STAGES
+TIER_NET_CREDIT_LOSS = NEW_ACCOUNTS + 1
+N_LEDGER = TIER_NET_CREDIT_LOSS + 1

@@ -30,6 +30,7 @@ from simulator.engine.levers import grace_days, path_levers, policy_levers
 from simulator.inputs.model import CollectionsResponse, Model
 from simulator.inputs.policy import Policy
 from simulator.inputs.scenario import Scenario
+from simulator.provisions.tables import DISABLED, ProvisionTables, factor_position
 from simulator.rng import philox4x32_10_numpy, uniform53_numpy
 from simulator.states import ACTIVE_STATES, CHARGED_OFF, CURRENT, M1
 
@@ -99,8 +100,13 @@ def credit_cycle_index(
     model: Model, scenario: Scenario, seed: int, paths: range, horizon: int
 ) -> np.ndarray:
     """``Z[p, t, g]`` for the given paths: negative is bad times."""
-    macro = macro_path_index(model, scenario, horizon)
     eta = systematic_factor(seed, scenario, paths, horizon)
+    return index_from_factor(model, scenario, eta)
+
+
+def index_from_factor(model: Model, scenario: Scenario, eta: np.ndarray) -> np.ndarray:
+    """``Z[p, t, g] = macro[t, g] + sigma * eta[p, t]``."""
+    macro = macro_path_index(model, scenario, eta.shape[1])
     return macro[None, :, :] + scenario.sigma * eta[:, :, None]
 
 
@@ -203,17 +209,20 @@ def build_tables(
     probits: np.ndarray | None = None,
     levers: Levers | None = None,
     pool: Pool | None = None,
+    provisions: ProvisionTables = DISABLED,
 ) -> Tables:
     """The tables for one block of paths (``probits`` and ``levers`` may be passed in when
     reused; ``levers`` must be, for a policy with re-instalment, as they depend on the book).
 
-    ``pool``: the candidate new loans of the book the kernel will run (none if omitted)."""
+    ``pool``: the candidate new loans of the book the kernel will run (none if omitted);
+    ``provisions``: the ECL tables and rules of this scenario and policy (default: none)."""
     if probits is None:
         probits = base_probits(model, policy)
     if levers is None:
         levers = policy_levers(model, policy, book=None)
     rho = np.array([s.rho for s in model.segments])
-    z = credit_cycle_index(model, scenario, seed, paths, horizon)
+    eta = systematic_factor(seed, scenario, paths, horizon)
+    z = index_from_factor(model, scenario, eta)
     recovery = model.recovery
     return Tables(
         first_path=paths.start,
@@ -230,4 +239,6 @@ def build_tables(
         levers=levers,
         path_levers=path_levers(model, policy, z),
         originations=(np.zeros(z.shape[:2], np.int64) if pool is None else pool.originations(z)),
+        provisions=provisions,
+        factor_position=factor_position(provisions, eta),
     )

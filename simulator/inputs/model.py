@@ -17,6 +17,7 @@ import numpy as np
 
 from simulator.errors import InputError
 from simulator.inputs._toml import Node, root
+from simulator.inputs.accounting import ProvisionRules, provision_rules
 from simulator.inputs.files import read_toml, resolve
 from simulator.states import ACTIVE_STATES, DESTINATIONS
 
@@ -86,6 +87,7 @@ class Model:
     grace: GraceResponse
     collections: CollectionsResponse
     recovery: RecoveryModel
+    provisions: ProvisionRules
 
     @property
     def segment_names(self) -> tuple[str, ...]:
@@ -124,6 +126,7 @@ def load_model(name_or_path: str | Path = "default") -> Model:
             "grace",
             "collections",
             "recovery",
+            "provisions",
         ]
     )
     macro_scale = {k: v.number(0, lo_open=True) for k, v in doc["macro_scale"].table().items()}
@@ -162,6 +165,7 @@ def load_model(name_or_path: str | Path = "default") -> Model:
             agency_fee=recovery["agency_fee"].number(0.0, 1.0, hi_open=True),
             window_months=recovery["window_months"].integer(0, 600),
         ),
+        provisions=provision_rules(doc.get("provisions")),
     )
 
 

@@ -289,6 +289,10 @@ def load_portfolio(
     rate = required["annual_rate"].astype(np.float64)
     term = required["remaining_term"].astype(np.int32)
     instalment, has_instalment = optional["instalment"]
+    dpd = _or_zero(*optional["dpd"])
+    # A delinquent loan still owes its arrears (one instalment per 30 days past due) besides
+    # the remaining term: the level payment repays the principal over all of them.
+    owed = term + state_from_dpd(dpd)
     return Portfolio(
         loan_id=required["loan_id"],
         segment=required["segment"],
@@ -300,9 +304,9 @@ def load_portfolio(
         instalment=np.where(
             has_instalment,
             np.rint(np.nan_to_num(instalment) * 100),
-            annuity_fen(principal_fen, rate, term),
+            annuity_fen(principal_fen, rate, owed),
         ).astype(np.int64),
-        dpd=_or_zero(*optional["dpd"]),
+        dpd=dpd,
         restructured=_or_zero(*optional["restructured"]),
         monthly_income=optional["monthly_income"][0],
         original_term=_or_zero(*optional["original_term"]),

@@ -16,6 +16,7 @@ import numpy as np
 from simulator.errors import InputError
 from simulator.inputs.model import Model, load_model
 from simulator.inputs.portfolio import Portfolio, annuity_fen
+from simulator.states import state_from_dpd
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,8 @@ def synthetic_portfolio(
         principal=principal,
         annual_rate=annual_rate,
         remaining_term=remaining_term,
-        instalment=annuity_fen(principal, annual_rate, remaining_term),
+        # the arrears are owed besides the remaining term (see ``load_portfolio``)
+        instalment=annuity_fen(principal, annual_rate, remaining_term + state_from_dpd(dpd)),
         dpd=dpd,
         restructured=restructured,
         monthly_income=income_fen,

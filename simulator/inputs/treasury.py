@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from simulator.inputs._toml import Node, root
+from simulator.inputs.accounting import CapitalRules, capital_rules
 from simulator.inputs.files import read_toml, resolve
 from simulator.inputs.scenario import MAX_HORIZON
 
@@ -53,6 +54,7 @@ class Treasury:
     lending_plan: tuple[tuple[int, float], ...]
     """New lending per month as (month, amount) anchor points, interpolated like macro paths."""
     lending_throttle: MacroResponse
+    capital: CapitalRules
 
 
 def load_treasury(name_or_path: str | Path = "default") -> Treasury:
@@ -67,6 +69,7 @@ def load_treasury(name_or_path: str | Path = "default") -> Treasury:
             "operating_cost_per_account",
             "funding",
             "new_lending",
+            "capital",
         ]
     )
     lending = doc["new_lending"].table(["plan", "throttle"])
@@ -81,6 +84,7 @@ def load_treasury(name_or_path: str | Path = "default") -> Treasury:
         tranches=tuple(_tranche(item) for item in doc["funding"].array()),
         lending_plan=_plan(lending["plan"]),
         lending_throttle=_response(lending["throttle"]),
+        capital=capital_rules(doc.get("capital")),
     )
 
 

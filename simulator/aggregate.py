@@ -17,11 +17,19 @@ import xarray as xr
 from simulator import variables as V
 from simulator.engine.arrays import book_index
 from simulator.engine.layout import ACCOUNTS, BALANCE, FLOW, FLOWS
+from simulator.inputs.accounting import CATEGORIES, STAGES, ProvisionRules
 from simulator.inputs.treasury import Treasury
 from simulator.liquidity import waterfall
 from simulator.states import ACTIVE_STATES, STATES
 
 FEN_PER_CNY = 100
+PROVISION_VARIABLES = (
+    "stage_balance", "stage_accounts", "stage_transfers", "allowance", "category_balance",
+    "credit_loss_expense", "lifetime_net_loss", "tier_net_credit_loss", "capital",
+    "risk_weighted_assets", "capital_breach_month", "npl_ratio", "provision_coverage",
+    "loan_loss_provision_ratio", "capital_ratio", "opening_allowance", "opening_capital",
+)  # fmt: skip
+"""The variables of SPEC 10 (absent from a run without provisions)."""
 
 
 @dataclass
@@ -33,6 +41,10 @@ class RunTotals:
     z: np.ndarray  # (P, H, G) float64
     collection_cost_per_account: int  # fen per delinquent account-month
     operating_cost_per_account: int  # fen per active account-month
+    ledger: np.ndarray  # (P, H, L) int64: the provisions ledger (engine.layout)
+    rwa: np.ndarray  # (P, H) int64 fen
+    tier_loss: np.ndarray  # (P, G, T) int64 fen over the horizon
+    opening_allowance: int  # fen
 
     def fen(self) -> dict[str, np.ndarray]:
         """Every per-path variable in integer units (fen or counts), segment axis kept."""
@@ -56,25 +68,32 @@ def build_dataset(
     scenarios: list[str],
     policies: list[str],
     segments: tuple[str, ...],
+    tiers: tuple[str, ...],
     start: pd.Timestamp,
     segment_opening_fen: np.ndarray,
     treasury: Treasury,
     spreads: Mapping[str, np.ndarray],
     attrs: dict[str, Any],
+    provisions: ProvisionRules | None,
 ) -> xr.Dataset:
     """Stack the runs into one Dataset with dims (scenario, policy, path, month, ...).
 
     ``segment_opening_fen``: opening principal by segment; ``spreads``: each scenario's funding
-    spread by month (annual fraction), for the treasury's liquidity waterfall.
+    spread by month (annual fraction), for the treasury's liquidity waterfall; ``provisions``:
+    the model's staging and category rules (None: a run without provisions, whose SPEC 10
+    variables are left out).
     """
     first = totals[(scenarios[0], policies[0])]
     paths, horizon = first.flows.shape[:2]
     opening_principal_fen = int(segment_opening_fen.sum())
     per_run = {
-        (s, p): run_values(run, segment_opening_fen, treasury, spreads[s], opening_principal_fen)
+        (s, p): run_values(run, segment_opening_fen, treasury, spreads[s], opening_principal_fen,
+                           provisions)  # fmt: skip
         for (s, p), run in totals.items()
     }
     data = _variables(totals, per_run, scenarios, policies, segments, segment_opening_fen)
+    if provisions is not None:
+        data.update(_provision_variables(per_run, scenarios, policies, opening_principal_fen))
     ds = xr.Dataset(
         {name: xr.Variable(dims, values) for name, (dims, values) in data.items()},
         coords={
@@ -85,6 +104,11 @@ def build_dataset(
             "date": (V.MONTH, pd.date_range(start, periods=horizon, freq="MS")),
             V.SEGMENT: list(segments),
             V.STATE: list(STATES),
+            V.TIER: list(tiers),
+            V.STAGE: list(STAGES),
+            V.FROM_STAGE: list(STAGES),
+            V.TO_STAGE: list(STAGES),
+            V.CATEGORY: list(CATEGORIES),
         },
         attrs=attrs,
     )
@@ -100,8 +124,10 @@ def run_values(
     treasury: Treasury,
     spread: np.ndarray,
     opening_principal_fen: int,
+    provisions: ProvisionRules | None = None,
 ) -> dict[str, np.ndarray]:
-    """Every variable of one (scenario, policy) in integer units, the treasury's included."""
+    """Every variable of one (scenario, policy) in integer units, the treasury's and (with
+    ``provisions``) the books' included."""
     values = run.fen()
     by_path = {name: v.sum(axis=2) for name, v in values.items() if v.ndim == 3}
     cash = waterfall(by_path, book_index(run.z, segment_opening_fen), treasury, spread,
@@ -110,7 +136,59 @@ def run_values(
         values[name] = getattr(cash, name)[:, :, None]  # a segment axis of one, summed below
     values["min_buffer"] = cash.min_buffer
     values["survival_months"] = cash.survival_months
+    if provisions is not None:
+        by_path["funding_interest"] = cash.funding_interest
+        values.update(_books(run, by_path, treasury, provisions, opening_principal_fen))
     return values
+
+
+def _books(
+    run: RunTotals,
+    by_path: dict[str, np.ndarray],
+    treasury: Treasury,
+    provisions: ProvisionRules,
+    opening_principal_fen: int,
+) -> dict[str, np.ndarray]:
+    """The SPEC 10 variables of one run (``provisions.capital``); per-path-month ones get a
+    segment axis of one, like the treasury's."""
+    from simulator.liquidity import amount_fen
+    from simulator.provisions.capital import book_accounts
+
+    opening_capital = amount_fen(treasury, treasury.capital.initial, opening_principal_fen)
+    books = book_accounts(
+        run.ledger, run.stocks, by_path, run.rwa, run.tier_loss,
+        opening_allowance=run.opening_allowance, opening_capital=opening_capital,
+        provisions=provisions, rules=treasury.capital,
+    )  # fmt: skip
+    values = books.variables()
+    for name, value in values.items():
+        if V.get(name).dims == V.PATH_MONTH:
+            values[name] = value[:, :, None]
+    values["opening_allowance"] = np.array(run.opening_allowance)
+    values["opening_capital"] = np.array(opening_capital)
+    return values
+
+
+def _provision_variables(
+    per_run: Mapping[tuple[str, str], dict[str, np.ndarray]],
+    scenarios: list[str],
+    policies: list[str],
+    opening_principal_fen: int,
+) -> dict[str, tuple[tuple[str, ...], np.ndarray]]:
+    """The SPEC 10 variables that are not per path and month, stacked; CNY from fen."""
+    out: dict[str, tuple[tuple[str, ...], np.ndarray]] = {}
+    names = [n for n in per_run[(scenarios[0], policies[0])] if n in PROVISION_VARIABLES]
+    for name in names:
+        var = V.get(name)
+        if var.dims == V.PATH_MONTH:
+            continue  # with the other per-path-month variables
+        values = np.stack([np.stack([per_run[(s, p)][name] for p in policies]) for s in scenarios])
+        out[name] = (var.dims, values / FEN_PER_CNY if var.units == "CNY" else values)
+    lifetime = out["lifetime_net_loss"][1] * FEN_PER_CNY
+    out["lifetime_loss_rate"] = (
+        V.get("lifetime_loss_rate").dims, lifetime / max(opening_principal_fen, 1)
+    )  # fmt: skip
+    return out
 
 
 def _variables(
@@ -142,7 +220,10 @@ def _variables(
         money = var.units == "CNY"
         data[name] = (var.dims, values / FEN_PER_CNY if money else values)
 
-    money_and_counts = [n for n, v in V.registered().items() if v.dims == V.PATH_MONTH]
+    present = per_run[(scenarios[0], policies[0])]
+    money_and_counts = [
+        n for n, v in V.registered().items() if v.dims == V.PATH_MONTH and n in present
+    ]
     for name in money_and_counts:
         put(name, stack(name, reduce_segments=True))
     put("balance", stack("balance", reduce_segments=True))

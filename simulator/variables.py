@@ -279,8 +279,8 @@ _register(
 )
 _register(
     "tier_net_credit_loss",
-    (*PATH_MONTH, SEGMENT, TIER),
+    (*RUN, PATH, SEGMENT, TIER),
     "CNY",
     "net credit loss by segment and tier",
-    "net_credit_loss broken down by borrower segment and score tier.",
+    "net_credit_loss over the horizon by borrower segment and score tier.",
 )

@@ -58,6 +58,7 @@ from simulator.inputs.files import shipped_names
 from simulator.inputs.model import Model
 from simulator.inputs.policy import Policy
 from simulator.inputs.portfolio import annuity_fen
+from simulator.provisions.tables import NOT_RESTRUCTURED
 from simulator.rng import philox4x32_10_numpy
 from simulator.states import CHARGED_OFF, CURRENT, M1, M6, PAID_OFF, SETTLED, STATES
 
@@ -206,6 +207,8 @@ def one_loan_book(
         start=np.array([-1], dtype=np.int32),
         rank=np.array([0], dtype=np.int32),
         opening_loans=1,
+        opening_stage=np.zeros(1, dtype=np.int8),
+        opening_since=np.full(1, NOT_RESTRUCTURED, dtype=np.int32),
     )
 
 

@@ -74,6 +74,7 @@ from simulator.inputs.files import shipped_dir, shipped_names
 from simulator.inputs.model import Model
 from simulator.inputs.policy import Policy
 from simulator.inputs.portfolio import Portfolio, annuity_fen
+from simulator.provisions.tables import NOT_RESTRUCTURED
 from simulator.run import simulate
 from simulator.states import CHARGED_OFF, CURRENT, M1, M6, PAID_OFF, SETTLED
 from tests.test_engines import (
@@ -151,6 +152,8 @@ def book_of(*loans: Loan) -> Book:
         start=np.full(len(loans), -1, dtype=np.int32),
         rank=np.zeros(len(loans), dtype=np.int32),
         opening_loans=len(loans),
+        opening_stage=np.zeros(len(loans), dtype=np.int8),
+        opening_since=np.full(len(loans), NOT_RESTRUCTURED, dtype=np.int32),
     )
 
 

@@ -18,6 +18,7 @@ from simulator import synthetic_portfolio, variables
 from simulator.cli import main
 from simulator.metrics import compare, summarize, tail_estimates
 from simulator.run import simulate
+from simulator.states import ACTIVE_STATES
 
 MONEY = [name for name, v in variables.registered().items() if v.units == "CNY"]
 
@@ -61,6 +62,11 @@ def test_dataset_has_the_registered_variables_dims_and_provenance(book) -> None:
         "month": 24,
         "segment": 3,
         "state": 10,
+        "tier": 5,
+        "stage": 3,
+        "from_stage": 3,
+        "to_stage": 3,
+        "category": 5,
     }
     assert (
         str(ds.date.values[0])[:10] == "2027-01-01" and str(ds.date.values[12])[:10] == "2028-01-01"
@@ -70,6 +76,46 @@ def test_dataset_has_the_registered_variables_dims_and_provenance(book) -> None:
     assert "penalty_multiplier" in ds.attrs["model_file"]
     assert "[factor]" in ds.attrs["scenario_file_severe"]
     assert ds.attrs["units"] == "CNY"
+
+
+def test_provision_and_capital_identities_hold_on_every_path(book, engine: str) -> None:
+    """SPEC 10, to the fen on every path: stage balances and category balances sum to the
+    principal on book; the allowance rolls forward (opening + credit loss expense - net
+    charge-offs = closing); capital rolls forward from its opening by the month's after-tax
+    profit; lifetime loss = horizon loss + closing allowance; loans by stage sum to loans on
+    book, and the stage transfers into a stage to its loans less new ones."""
+    ds = small_run(book, engine, treasury="default")
+    on_book = fen(ds.balance.sel(state=list(ACTIVE_STATES))).sum(-1)
+    assert np.array_equal(fen(ds.stage_balance).sum(-1), on_book)
+    assert np.array_equal(fen(ds.category_balance).sum(-1), on_book)
+    allowance = fen(ds.allowance).sum(-1)
+    opening = fen(ds.opening_allowance)[..., None, None]
+    nco = fen(ds.net_credit_loss)
+    expense = fen(ds.credit_loss_expense)
+    assert np.array_equal(opening + np.cumsum(expense - nco, axis=-1), allowance)
+    assert np.array_equal(fen(ds.lifetime_net_loss), nco.sum(-1) + allowance[..., -1])
+    accounts = ds.accounts.sel(state=list(ACTIVE_STATES)).values.sum(-1)
+    assert np.array_equal(ds.stage_accounts.values.sum(-1), accounts)
+    transfers, stages = ds.stage_transfers.values, ds.stage_accounts.values
+    assert (transfers >= 0).all()
+    assert (transfers.sum(-2) <= stages).all()  # into each stage: all but new loans
+    assert (transfers.sum(-1)[..., 1:, :] <= stages[..., :-1, :]).all()  # some loans close
+    run_off = small_run(book, engine, treasury="run-off")  # no new loans: every loan counted
+    assert np.array_equal(run_off.stage_transfers.values.sum(-2), run_off.stage_accounts.values)
+    profit = (
+        fen(ds.collected_interest)
+        + fen(ds.settlement_cash) - fen(ds.settled_principal) + fen(ds.settlement_loss)
+        - sum(fen(ds[c]) for c in ("funding_interest", "collection_cost", "legal_cost",
+                                   "mediation_fee", "operating_cost"))
+        - expense
+    )  # fmt: skip
+    capital = fen(ds.opening_capital)[..., None, None] + np.cumsum(profit, axis=-1)  # no tax
+    assert np.array_equal(fen(ds.capital), capital)
+    ratio = ds.capital_ratio.values
+    breach = ds.capital_breach_month.values
+    horizon = ds.sizes["month"]
+    first = np.where((ratio < 0.105).any(-1), (ratio < 0.105).argmax(-1) + 1, horizon + 1)
+    assert np.array_equal(breach, first)
 
 
 def test_accounting_identity_holds_on_every_path(book, engine: str) -> None:

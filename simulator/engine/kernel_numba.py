@@ -430,8 +430,19 @@ def _run_block(
                 )  # fmt: skip
 
 
+def new_ledger(shape: tuple[int, ...], tiers: int) -> np.ndarray:
+    """A zero ledger (C, B, H, G, T, L) for flows of shape (C, B, H, G, ...)."""
+    from simulator.engine.layout import N_LEDGER
+
+    return np.zeros((*shape, tiers, N_LEDGER), np.int64)
+
+
 def run_block(
-    book: Book, tables: Tables, flows: np.ndarray, stocks: np.ndarray, ledger: np.ndarray
+    book: Book,
+    tables: Tables,
+    flows: np.ndarray,
+    stocks: np.ndarray,
+    ledger: np.ndarray | None = None,
 ) -> None:
     """Add one block of paths into ``flows`` (C, B, H, G, F), ``stocks`` (C, B, H, G, S, 2) and
     ``ledger`` (C, B, H, G, T, L; provisions, when ``tables.provisions`` is enabled).
@@ -444,6 +455,8 @@ def run_block(
         raise ValueError("the levers were built for another book")
     chunks = flows.shape[0]
     n, opening = len(book.principal), book.opening_loans
+    if ledger is None:  # provisions not wanted: a scratch ledger
+        ledger = new_ledger(flows.shape[:4], len(tables.levers.grace_cure))
     book_bounds = np.linspace(0, opening, chunks + 1).astype(np.int64)
     pool_bounds = np.linspace(opening, n, chunks + 1).astype(np.int64)
     _run_block(

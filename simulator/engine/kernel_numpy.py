@@ -95,6 +95,7 @@ from simulator.engine.layout import (
     SETTLEMENT_CASH,
     SETTLEMENT_LOSS,
     SETTLEMENTS,
+    N_LEDGER,
     NEW_ACCOUNTS,
     PROBATION_ACCOUNTS,
     STAGE_BALANCE,
@@ -292,7 +293,11 @@ class LoanState:
 
 
 def run_block(
-    book: Book, tables: Tables, flows: np.ndarray, stocks: np.ndarray, ledger: np.ndarray
+    book: Book,
+    tables: Tables,
+    flows: np.ndarray,
+    stocks: np.ndarray,
+    ledger: np.ndarray | None = None,
 ) -> None:
     """Add one block of paths into ``flows`` (C, B, H, G, F), ``stocks`` (C, B, H, G, S, 2) and
     ``ledger`` (C, B, H, G, T, L).
@@ -303,6 +308,8 @@ def run_block(
     levers: Levers = tables.levers
     if levers.reinstal_cap > 0 and len(levers.reinstal_factor) != len(book.principal):
         raise ValueError("the levers were built for another book")
+    if ledger is None:  # provisions not wanted: a scratch ledger
+        ledger = np.zeros((*flows.shape[:4], len(levers.grace_cure), N_LEDGER), np.int64)
     n = len(book.principal)
     loans = np.arange(n)
     segment = book.segment.astype(np.intp)

@@ -38,7 +38,6 @@ from simulator.engine.layout import (
     PROBATION_ACCOUNTS,
     STAGE_BALANCE,
     STAGE_TRANSFERS,
-    TIER_NET_CREDIT_LOSS,
 )
 from simulator.engine.tables import base_probits, beta_quantiles
 from simulator.inputs.accounting import NON_PERFORMING, CapitalRules, ProvisionRules
@@ -60,7 +59,7 @@ class Books:
     category_balance: np.ndarray  # (P, H, 5) fen
     credit_loss_expense: np.ndarray  # (P, H) fen
     lifetime_net_loss: np.ndarray  # (P,) net credit loss over the horizon + closing allowance
-    tier_net_credit_loss: np.ndarray  # (P, H, G, K) fen
+    tier_net_credit_loss: np.ndarray  # (P, G, K) fen over the horizon
     capital: np.ndarray  # (P, H) fen
     risk_weighted_assets: np.ndarray  # (P, H) fen
     capital_breach_month: np.ndarray  # (P,) first month below the minimum ratio, H + 1 if none
@@ -106,38 +105,37 @@ def book_accounts(
     ledger: np.ndarray,
     stocks: np.ndarray,
     flows: dict[str, np.ndarray],
+    rwa: np.ndarray,
+    tier_loss: np.ndarray,
     *,
     opening_allowance: int,
     opening_capital: int,
     provisions: ProvisionRules,
     rules: CapitalRules,
-    irb: IrbWeights | None,
 ) -> Books:
-    """Roll the ledger (P, H, G, K, L), the stocks (P, H, G, S, 2) and the month's flows (P, H,
-    fen; ``funding_interest`` included) into the books."""
-    by_stage = ledger.sum(axis=(2, 3))  # (P, H, L)
-    stage_balance = by_stage[..., STAGE_BALANCE : STAGE_BALANCE + 2 * N_STAGES : 2]
-    allowance = by_stage[..., ALLOWANCE : ALLOWANCE + 2 * N_STAGES : 2]
+    """Roll the ledger (P, H, L: summed over segments and tiers), the stocks (P, H, G, S, 2),
+    the month's flows (P, H, fen; ``funding_interest`` included) and the risk-weighted assets
+    (P, H) into the books."""
+    stage_balance = ledger[..., STAGE_BALANCE : STAGE_BALANCE + 2 * N_STAGES : 2]
+    allowance = ledger[..., ALLOWANCE : ALLOWANCE + 2 * N_STAGES : 2]
     total = allowance.sum(axis=-1)
     before = np.concatenate([np.full((len(total), 1), opening_allowance), total[:, :-1]], axis=1)
     net_loss = flows["net_credit_loss"]
     expense = total - before + net_loss
-    rwa = risk_weighted_assets(ledger, rules, irb)
     capital = _capital(flows, expense, opening_capital, rules.tax_rate)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        below = (rwa > 0) & (capital < rules.minimum_ratio * rwa)
+    below = (rwa > 0) & (capital < rules.minimum_ratio * rwa)
     horizon = below.shape[1]
     active = stocks[:, :, :, : len(ACTIVE_STATES)].sum(axis=2)  # (P, H, 7, 2)
-    accounts = _stage_accounts(active[..., ACCOUNTS], by_stage, provisions)
+    accounts = _stage_accounts(active[..., ACCOUNTS], ledger, provisions)
     return Books(
         stage_balance=stage_balance,
         stage_accounts=accounts,
-        stage_transfers=_transfers(accounts, by_stage),
+        stage_transfers=_transfers(accounts, ledger),
         allowance=allowance,
-        category_balance=_categories(active[..., BALANCE], by_stage, provisions),
+        category_balance=_categories(active[..., BALANCE], ledger, provisions),
         credit_loss_expense=expense,
         lifetime_net_loss=net_loss.sum(axis=1) + total[:, -1],
-        tier_net_credit_loss=ledger[..., TIER_NET_CREDIT_LOSS],
+        tier_net_credit_loss=tier_loss,
         capital=capital,
         risk_weighted_assets=rwa,
         capital_breach_month=np.where(below.any(axis=1), below.argmax(axis=1) + 1, horizon + 1),
@@ -244,13 +242,15 @@ def risk_weighted_assets(
     return np.rint(weighted.sum(axis=(-1, -2))).astype(np.int64)
 
 
-def irb_weights(model: Model, policy: Policy, rules: CapitalRules) -> IrbWeights:
+def irb_weights(model: Model, rules: CapitalRules) -> IrbWeights:
     """Through-the-cycle 12-month PD (probability that a current loan reaches stage 3 within 12
     months on the unshifted matrix: the average over Z ~ N(0, 1)) and LGD (principal lost at
     charge-off net of the agency recoveries' mean, undiscounted) per segment and tier, floored,
-    and the Basel other-retail risk weight 12.5 K."""
+    and the Basel other-retail risk weight 12.5 K. The rating system is the bank's: its PDs are
+    those of the model under baseline collections, whatever post-loan policy is run."""
     stage_3 = model.provisions.stage_3_state
-    probits = base_probits(model, policy)[:, :, 0]  # (G, K, 7, 8) normal matrix, worst first
+    baseline = Policy(name="baseline collections", description="", source="", text="")
+    probits = base_probits(model, baseline)[:, :, 0]  # (G, K, 7, 8) normal matrix, worst first
     cumulative = special.ndtr(probits)
     monthly = np.diff(cumulative, axis=-1, prepend=0.0)[..., ::-1]  # natural order
     pd = np.zeros(monthly.shape[:2])

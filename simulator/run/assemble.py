@@ -26,11 +26,15 @@ def assemble(run: ResolvedRun, totals: PathTotals) -> xr.Dataset:
     per_run = {}
     for s, scenario in enumerate(inputs.scenarios):
         for p, policy in enumerate(inputs.policies):
-            flows, stocks, z = totals.runs[(s, p)]
+            arrays = totals.runs[(s, p)]
             per_run[(scenario.name, policy.name)] = aggregate.RunTotals(
-                flows=flows,
-                stocks=stocks,
-                z=z,
+                flows=arrays["flows"],
+                stocks=arrays["stocks"],
+                z=arrays["z"],
+                ledger=arrays["ledger"],
+                rwa=arrays["rwa"],
+                tier_loss=arrays["tier_loss"],
+                opening_allowance=int(arrays["opening_allowance"]),
                 collection_cost_per_account=round(
                     policy.collections.cost_per_account * policy.collections.intensity * 100
                 ),
@@ -41,6 +45,8 @@ def assemble(run: ResolvedRun, totals: PathTotals) -> xr.Dataset:
         scenarios=[s.name for s in inputs.scenarios],
         policies=[p.name for p in inputs.policies],
         segments=inputs.model.segment_names,
+        tiers=inputs.model.tier_names,
+        provisions=inputs.model.provisions if inputs.provisions else None,
         start=pd.Timestamp(run.start),
         segment_opening_fen=run.portfolio.segment_principal,
         treasury=treasury,

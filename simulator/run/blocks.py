@@ -18,6 +18,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from simulator.errors import InputError
+from simulator.provisions.tables import ProvisionTables
 from simulator.run.inputs import RunInputs
 
 BLOCK_PATHS = 64
@@ -34,6 +35,10 @@ class BlockResult:
     flows: np.ndarray  # (B, H, G, F) int64
     stocks: np.ndarray  # (B, H, G, S, 2) int64
     z: np.ndarray  # (B, H, G) float64
+    ledger: np.ndarray  # (B, H, L) int64: the provisions ledger, summed over segments and tiers
+    rwa: np.ndarray  # (B, H) int64 fen: risk-weighted assets
+    tier_loss: np.ndarray  # (B, G, T) int64 fen: net credit loss over the horizon by tier
+    opening_allowance: np.ndarray  # () int64 fen: the allowance at the as-of date
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
@@ -85,39 +90,48 @@ def plan_blocks(inputs: RunInputs, paths: int, block_paths: int) -> Plan:
 class PathTotals:
     """The kernel totals of every (scenario, policy) for all paths, filled block by block.
 
-    ``runs[(s, p)]`` is ``(flows, stocks, z)`` of scenario s and policy p: (P, H, G, F) and
-    (P, H, G, S, 2) int64, (P, H, G) float64.
+    ``runs[(s, p)]`` holds the arrays of :class:`BlockResult` for every path of scenario s and
+    policy p (the path axis first), the opening allowance once.
     """
 
-    def __init__(self, plan: Plan, horizon: int, segments: int) -> None:
-        from simulator.engine.layout import N_FLOWS, N_STOCKS
+    def __init__(self, plan: Plan, horizon: int, segments: int, tiers: int) -> None:
+        from simulator.engine.layout import N_FLOWS, N_LEDGER, N_STOCKS
         from simulator.states import STATES
 
-        shape = (plan.paths, horizon, segments)
+        paths = plan.paths
+        shapes = {
+            "flows": ((paths, horizon, segments, N_FLOWS), np.int64),
+            "stocks": ((paths, horizon, segments, len(STATES), N_STOCKS), np.int64),
+            "z": ((paths, horizon, segments), np.float64),
+            "ledger": ((paths, horizon, N_LEDGER), np.int64),
+            "rwa": ((paths, horizon), np.int64),
+            "tier_loss": ((paths, segments, tiers), np.int64),
+            "opening_allowance": ((), np.int64),
+        }
         self.plan = plan
         self.runs = {
-            (s, p): (
-                np.zeros((*shape, N_FLOWS), np.int64),
-                np.zeros((*shape, len(STATES), N_STOCKS), np.int64),
-                np.zeros(shape),
-            )
+            (s, p): {name: np.zeros(shape, dtype) for name, (shape, dtype) in shapes.items()}
             for s in range(len(plan.scenarios))
             for p in range(len(plan.policies))
         }
 
     def put(self, key: BlockKey, result: BlockResult) -> None:
-        flows, stocks, z = self.runs[key[:2]]
+        run = self.runs[key[:2]]
         at = slice(key[2], key[2] + len(result.z))
-        flows[at], stocks[at], z[at] = result.flows, result.stocks, result.z
+        for name, values in result.arrays().items():
+            if name == "opening_allowance":  # the same in every block of the run
+                run[name][...] = values
+            else:
+                run[name][at] = values
 
     def fits(self, key: BlockKey, result: BlockResult) -> bool:
         """Whether ``result`` has the shape of block ``key`` (a saved block may not)."""
         block = self.plan.paths_of(key)
-        flows, stocks, z = (a[block.start : block.stop] for a in self.runs[key[:2]])
-        return (result.flows.shape, result.stocks.shape, result.z.shape) == (
-            flows.shape,
-            stocks.shape,
-            z.shape,
+        run = self.runs[key[:2]]
+        return all(
+            values.shape == (run[name].shape if name == "opening_allowance"
+                             else run[name][block.start : block.stop].shape)  # fmt: skip
+            for name, values in result.arrays().items()
         )
 
 
@@ -128,10 +142,12 @@ def simulate_block(
 
     A pure function of its arguments; the result does not depend on ``chunks``.
     """
-    from simulator.engine.layout import N_FLOWS, N_STOCKS
+    from simulator.engine.layout import N_FLOWS, N_LEDGER, N_STOCKS, TIER_NET_CREDIT_LOSS
     from simulator.engine.tables import build_tables
+    from simulator.provisions.capital import risk_weighted_assets
     from simulator.states import STATES
 
+    provisions, opening_allowance = provisions_of(inputs, scenario, policy)
     tables = build_tables(
         inputs.model,
         inputs.scenarios[scenario],
@@ -142,12 +158,49 @@ def simulate_block(
         probits=inputs.probits[policy],
         levers=inputs.levers[policy],
         pool=inputs.pool,
+        provisions=provisions,
     )
-    G, S, H = len(inputs.model.segments), len(STATES), inputs.horizon
-    flows = np.zeros((chunks, len(paths), H, G, N_FLOWS), np.int64)
-    stocks = np.zeros((chunks, len(paths), H, G, S, N_STOCKS), np.int64)
-    kernel(inputs.engine)(inputs.book, tables, flows, stocks)
-    return BlockResult(flows=flows.sum(axis=0), stocks=stocks.sum(axis=0), z=tables.z)
+    G, T = len(inputs.model.segments), len(inputs.model.tiers)
+    S, H, B = len(STATES), inputs.horizon, len(paths)
+    flows = np.zeros((chunks, B, H, G, N_FLOWS), np.int64)
+    stocks = np.zeros((chunks, B, H, G, S, N_STOCKS), np.int64)
+    ledger = np.zeros((chunks, B, H, G, T, N_LEDGER), np.int64)
+    kernel(inputs.engine)(inputs.book, tables, flows, stocks, ledger)
+    by_tier = ledger.sum(axis=0)
+    return BlockResult(
+        flows=flows.sum(axis=0),
+        stocks=stocks.sum(axis=0),
+        z=tables.z,
+        ledger=by_tier.sum(axis=(2, 3)),
+        rwa=risk_weighted_assets(by_tier, inputs.capital, inputs.irb),
+        tier_loss=by_tier[..., TIER_NET_CREDIT_LOSS].sum(axis=1),
+        opening_allowance=np.array(opening_allowance, np.int64),
+    )
+
+
+_PROVISIONS: dict[tuple[str, int, int], tuple[ProvisionTables, int]] = {}
+PROVISIONS_CACHED = 2
+"""(Scenario, policy) ECL tables kept per process: blocks come scenario by scenario, policy by
+policy, in this process; a Dask worker may see them in any order (each entry is some 50 MB)."""
+
+
+def provisions_of(inputs: RunInputs, scenario: int, policy: int) -> tuple[ProvisionTables, int]:
+    """The ECL tables of a (scenario, policy) and its opening allowance in fen, built once per
+    process (a pure function of the inputs: any worker builds the same)."""
+    from simulator.provisions.ecl import ecl_for_book, opening_ecl, provision_tables
+    from simulator.provisions.tables import DISABLED
+
+    if not inputs.provisions:
+        return DISABLED, 0
+    key = (inputs.token, scenario, policy)
+    if key not in _PROVISIONS:
+        ecl = ecl_for_book(inputs.model, inputs.scenarios[scenario], inputs.policies[policy],
+                           inputs.levers[policy], inputs.book, inputs.horizon)  # fmt: skip
+        tables = provision_tables(ecl, inputs.model.provisions)
+        while len(_PROVISIONS) >= PROVISIONS_CACHED:
+            _PROVISIONS.pop(next(iter(_PROVISIONS)))
+        _PROVISIONS[key] = (tables, int(opening_ecl(ecl, inputs.book).sum()))
+    return _PROVISIONS[key]
 
 
 def chunk_count(chunks: int | None, threads: int, loans: int) -> int:

@@ -81,7 +81,7 @@ def execute(
 ) -> PathTotals:
     """Every block of ``plan``, reused from ``store`` or computed, in one :class:`PathTotals`."""
     inputs = run.inputs
-    totals = PathTotals(plan, inputs.horizon, len(inputs.model.segments))
+    totals = PathTotals(plan, inputs.horizon, len(inputs.model.segments), len(inputs.model.tiers))
     keys = plan.keys
     todo = keys if store is None else _reuse(store, totals, keys)
     done, total = len(keys) - len(todo), len(keys)

@@ -10,20 +10,26 @@ that keeps what only the client needs (the portfolio's identity, the treasury, t
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from simulator.engine.arrays import Book, Levers, Pool
 from simulator.errors import InputError
+from simulator.inputs.accounting import CapitalRules
 from simulator.inputs.model import Model, check_macro_variables, load_model
 from simulator.inputs.policy import Policy, check_policy_against_model, load_policy
 from simulator.inputs.portfolio import Portfolio, load_portfolio
 from simulator.inputs.scenario import MAX_HORIZON, Scenario, load_scenario
 from simulator.inputs.synthetic import synthetic_portfolio
 from simulator.inputs.treasury import Treasury, load_treasury
+
+if TYPE_CHECKING:
+    from simulator.provisions.capital import IrbWeights
 
 ENGINES = ("numba", "numpy")
 DEFAULT_SCENARIOS = ("baseline", "adverse", "severe")
@@ -44,6 +50,10 @@ class RunInputs:
     seed: int
     horizon: int
     engine: str
+    provisions: bool  # book the ECL allowance, stages and categories (SPEC 10)
+    capital: CapitalRules  # risk weights, for the risk-weighted assets of each block
+    irb: IrbWeights | None  # the IRB inputs when the treasury's capital approach is IRB
+    token: str  # identifies the run's inputs within a process (caches the ECL tables)
 
 
 @dataclass(frozen=True)
@@ -88,11 +98,13 @@ def resolve_inputs(
     horizon: int | None,
     seed: int,
     engine: str,
+    provisions: bool = True,
 ) -> ResolvedRun:
     """Load and check every input, draw the new-loan pool and encode each policy's levers."""
     from simulator.engine.cohorts import new_lending_pool
     from simulator.engine.levers import policy_levers
     from simulator.engine.tables import base_probits
+    from simulator.provisions.capital import irb_weights
 
     model = model if isinstance(model, Model) else load_model(model)
     treasury = treasury if isinstance(treasury, Treasury) else load_treasury(treasury)
@@ -111,7 +123,8 @@ def resolve_inputs(
     start = _common_start(scenario_list)
 
     pool = new_lending_pool(book, treasury, horizon, seed)
-    kernel_book = Book.from_portfolio(book, pool)
+    kernel_book = Book.from_portfolio(book, pool, model.provisions)
+    capital = treasury.capital
     inputs = RunInputs(
         book=kernel_book,
         pool=pool,
@@ -123,6 +136,10 @@ def resolve_inputs(
         seed=seed,
         horizon=horizon,
         engine=engine,
+        provisions=provisions,
+        capital=capital,
+        irb=irb_weights(model, capital) if capital.approach == "irb" else None,
+        token=uuid.uuid4().hex,
     )
     return ResolvedRun(inputs=inputs, portfolio=book, treasury=treasury, start=start)
 

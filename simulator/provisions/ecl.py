@@ -51,6 +51,7 @@ import numpy as np
 from scipy import special
 
 from simulator.engine.arrays import Book, Levers
+from simulator.engine.cohorts import QUARTER
 from simulator.engine.levers import grace_days
 from simulator.engine.tables import base_probits, beta_quantiles, macro_path_index
 from simulator.inputs.accounting import ProvisionRules
@@ -450,9 +451,10 @@ def _layout(table: np.ndarray) -> np.ndarray:
 # --- reading the tables (NumPy; the kernels read the same numbers) ---------------------------
 
 
-def opening_ecl(ecl: EclTables, book: Book) -> np.ndarray:
+def opening_ecl(ecl: EclTables, book: Book, lifetime: bool = False) -> np.ndarray:
     """ECL in fen of each loan of the opening book at the as-of date (the allowance sums it):
-    the factor at its stationary distribution, the 12-month table in stage 1."""
+    the factor at its stationary distribution, the 12-month table in stage 1 (``lifetime``:
+    the lifetime ECL for every stage)."""
     n = book.opening_loans
     g, k = book.segment[:n].astype(np.intp), book.tier[:n].astype(np.intp)
     m = (book.restructured[:n] > 0).astype(np.intp)
@@ -460,7 +462,7 @@ def opening_ecl(ecl: EclTables, book: Book) -> np.ndarray:
     term = np.minimum(book.remaining_term[:n], ecl.max_term)
     principal = book.principal[:n]
     legal = ((ecl.legal_min_balance > 0) & (principal >= ecl.legal_min_balance)).astype(np.intp)
-    twelve = book.opening_stage[:n] == 0
+    twelve = (book.opening_stage[:n] == 0) & (not lifetime)
     cells = np.empty((n, len(ecl.grid.points), 2))
     key = (g, k, m, state, term, legal)
     cells[twelve] = ecl.twelve_month[0][tuple(x[twelve] for x in key)]
@@ -495,9 +497,14 @@ def provision_tables(ecl: EclTables, rules: ProvisionRules) -> ProvisionTables:
 
 def ecl_for_book(model: Model, scenario: Scenario, policy: Policy, levers: Levers, book: Book,
                  horizon: int) -> EclTables:  # fmt: skip
-    """The ECL tables of a run: reference rates and the longest term from ``book``."""
+    """The ECL tables of a run, from its opening book alone (so that they do not depend on the
+    treasury's new lending): reference rates per segment and tier, and the longest term a loan
+    can have - the opening terms rounded up to a quarter, as new loans are drawn
+    (``engine.cohorts``)."""
+    n = book.opening_loans
     shape = (len(model.segments), len(model.tiers))
-    rates = reference_rates(book.segment, book.tier, book.monthly_rate, book.principal, shape)
-    longest = int(book.remaining_term.max(initial=1))
+    rates = reference_rates(book.segment[:n], book.tier[:n], book.monthly_rate[:n],
+                            book.principal[:n], shape)  # fmt: skip
+    longest = -(-int(book.remaining_term[:n].max(initial=1)) // QUARTER) * QUARTER
     return build_ecl_tables(model, scenario, policy, levers, horizon=horizon,
                             reference_rate=rates, max_term=longest)  # fmt: skip

@@ -40,6 +40,8 @@ class Scenario:
     sigma: float
     anchors: dict[str, tuple[tuple[int, float], ...]]
     """Per macro variable, (month, value) points in increasing month order."""
+    weight: float | None = None
+    """Probability of the scenario, for probability-weighted figures (IFRS 9 5.5.17(a))."""
 
     @property
     def variables(self) -> tuple[str, ...]:
@@ -55,7 +57,9 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
     """Load and validate a scenario file: a shipped name (``adverse``) or a path."""
     path = resolve("scenario", name_or_path)
     data, text = read_toml(path)
-    doc = root(data, path).table(["description", "horizon", "start", "factor", "macro", "history"])
+    doc = root(data, path).table(
+        ["description", "horizon", "start", "factor", "macro", "history", "weight"]
+    )
     factor = doc["factor"].table(["phi", "sigma"])
     if ("macro" in doc) == ("history" in doc):
         raise doc.fail("expected exactly one of [macro] (anchor points) or [history] (a CSV file)")
@@ -81,6 +85,7 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
         phi=factor["phi"].number(-1.0, 1.0, lo_open=True, hi_open=True),
         sigma=factor["sigma"].number(0.0, 10.0),
         anchors=anchors,
+        weight=doc["weight"].probability() if "weight" in doc else None,
     )
 
 

@@ -24,11 +24,24 @@ from simulator.states import ACTIVE_STATES, STATES
 
 FEN_PER_CNY = 100
 PROVISION_VARIABLES = (
-    "stage_balance", "stage_accounts", "stage_transfers", "allowance", "category_balance",
-    "credit_loss_expense", "lifetime_net_loss", "tier_net_credit_loss", "capital",
-    "risk_weighted_assets", "capital_breach_month", "npl_ratio", "provision_coverage",
-    "loan_loss_provision_ratio", "capital_ratio", "opening_allowance", "opening_capital",
-)  # fmt: skip
+    "stage_balance",
+    "stage_accounts",
+    "stage_transfers",
+    "allowance",
+    "category_balance",
+    "credit_loss_expense",
+    "lifetime_net_loss",
+    "tier_net_credit_loss",
+    "capital",
+    "risk_weighted_assets",
+    "capital_breach_month",
+    "npl_ratio",
+    "provision_coverage",
+    "loan_loss_provision_ratio",
+    "capital_ratio",
+    "opening_allowance",
+    "opening_capital",
+)
 """The variables of SPEC 10 (absent from a run without provisions)."""
 
 
@@ -87,8 +100,9 @@ def build_dataset(
     paths, horizon = first.flows.shape[:2]
     opening_principal_fen = int(segment_opening_fen.sum())
     per_run = {
-        (s, p): run_values(run, segment_opening_fen, treasury, spreads[s], opening_principal_fen,
-                           provisions)  # fmt: skip
+        (s, p): run_values(
+            run, segment_opening_fen, treasury, spreads[s], opening_principal_fen, provisions
+        )
         for (s, p), run in totals.items()
     }
     data = _variables(totals, per_run, scenarios, policies, segments, segment_opening_fen)
@@ -130,8 +144,9 @@ def run_values(
     ``provisions``) the books' included."""
     values = run.fen()
     by_path = {name: v.sum(axis=2) for name, v in values.items() if v.ndim == 3}
-    cash = waterfall(by_path, book_index(run.z, segment_opening_fen), treasury, spread,
-                     opening_principal_fen)  # fmt: skip
+    cash = waterfall(
+        by_path, book_index(run.z, segment_opening_fen), treasury, spread, opening_principal_fen
+    )
     for name in ("funding_interest", "funding_repaid", "net_cash_flow", "liquidity_buffer"):
         values[name] = getattr(cash, name)[:, :, None]  # a segment axis of one, summed below
     values["min_buffer"] = cash.min_buffer
@@ -156,10 +171,16 @@ def _books(
 
     opening_capital = amount_fen(treasury, treasury.capital.initial, opening_principal_fen)
     books = book_accounts(
-        run.ledger, run.stocks, by_path, run.rwa, run.tier_loss,
-        opening_allowance=run.opening_allowance, opening_capital=opening_capital,
-        provisions=provisions, rules=treasury.capital,
-    )  # fmt: skip
+        run.ledger,
+        run.stocks,
+        by_path,
+        run.rwa,
+        run.tier_loss,
+        opening_allowance=run.opening_allowance,
+        opening_capital=opening_capital,
+        provisions=provisions,
+        rules=treasury.capital,
+    )
     values = books.variables()
     for name, value in values.items():
         if V.get(name).dims == V.PATH_MONTH:
@@ -186,8 +207,9 @@ def _provision_variables(
         out[name] = (var.dims, values / FEN_PER_CNY if var.units == "CNY" else values)
     lifetime = out["lifetime_net_loss"][1] * FEN_PER_CNY
     out["lifetime_loss_rate"] = (
-        V.get("lifetime_loss_rate").dims, lifetime / max(opening_principal_fen, 1)
-    )  # fmt: skip
+        V.get("lifetime_loss_rate").dims,
+        lifetime / max(opening_principal_fen, 1),
+    )
     return out
 
 

@@ -194,9 +194,7 @@ _register(
     "Principal on book at the end of the month in stage 1, 2 and 3 (sums to balance over the "
     "active states).",
 )
-_register(
-    "stage_accounts", (*PATH_MONTH, STAGE), "1", "loans by IFRS 9 stage", "End of month."
-)
+_register("stage_accounts", (*PATH_MONTH, STAGE), "1", "loans by IFRS 9 stage", "End of month.")
 _register(
     "stage_transfers",
     (*PATH_MONTH, FROM_STAGE, TO_STAGE),
@@ -213,9 +211,7 @@ _register(
     "Sum of the loans' expected credit loss at the end of the month: 12-month in stage 1, "
     "lifetime in stages 2 and 3 (provisions.ecl).",
 )
-_register(
-    "opening_allowance", RUN, "CNY", "opening ECL allowance", "Allowance at the as-of date."
-)
+_register("opening_allowance", RUN, "CNY", "opening ECL allowance", "Allowance at the as-of date.")
 _register(
     "credit_loss_expense",
     PATH_MONTH,

@@ -25,6 +25,7 @@ SHORT_LAYERS = (
     "simulator.aggregate",
     "simulator.liquidity",
     "simulator.report",
+    "simulator.provisions",
 )
 """Modules (and packages, with everything under them) whose functions must be short."""
 LONG_ALLOWED = {

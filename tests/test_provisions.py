@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from simulator import load_model, load_policy, load_scenario
-from simulator.engine.levers import policy_levers
 from simulator.engine.arrays import Book
+from simulator.engine.levers import policy_levers
 from simulator.inputs.model import Model
 from simulator.inputs.portfolio import Portfolio, annuity_fen
 from simulator.provisions.ecl import (
@@ -40,7 +40,7 @@ def model_file(tmp_path: Path, rows: dict[str, list[float]], *, recovery: bool =
     if not recovery:
         text = text.replace("monthly_hazard = 0.06", "monthly_hazard = 0.0")
     for state, row in rows.items():
-        text = re.sub(rf"(\n{state} += )\[[^\]]*\]", lambda m: m.group(1) + str(row), text)
+        text = re.sub(rf"(\n{state} += )\[[^\]]*\]", lambda m, row=row: m.group(1) + str(row), text)
     path = tmp_path / "model.toml"
     path.write_text(text)
     return load_model(path)
@@ -66,8 +66,9 @@ funding_spread_bp = [[0, 80.0]]
     return path
 
 
-def uniform_book(model: Model, n: int, *, dpd: int, term: int, rate: float,
-                 principal: int = 1_000_003) -> Portfolio:  # fmt: skip
+def uniform_book(
+    model: Model, n: int, *, dpd: int, term: int, rate: float, principal: int = 1_000_003
+) -> Portfolio:
     """n identical salaried loans of tier C (delta 0) in one state."""
     tier = model.tier_of(np.full(n, 650))
     state = (dpd + 29) // 30
@@ -88,8 +89,9 @@ def uniform_book(model: Model, n: int, *, dpd: int, term: int, rate: float,
     )
 
 
-def allowance(model: Model, scenario: str | Path, policy: str, portfolio: Portfolio,
-              horizon: int = 24) -> np.ndarray:  # fmt: skip
+def allowance(
+    model: Model, scenario: str | Path, policy: str, portfolio: Portfolio, horizon: int = 24
+) -> np.ndarray:
     """Each loan's ECL in fen at the as-of date."""
     book = Book.from_portfolio(portfolio, rules=model.provisions)
     pol = load_policy(policy)
@@ -150,8 +152,14 @@ def test_twelve_month_and_lifetime_ecl_of_a_24_month_loan(tmp_path) -> None:
     scenario = flat_scenario(tmp_path)
     policy = load_policy("standard")
     kernel_book = Book.from_portfolio(book, rules=model.provisions)
-    tables = ecl_for_book(model, load_scenario(scenario), policy,
-                          policy_levers(model, policy, kernel_book), kernel_book, 24)  # fmt: skip
+    tables = ecl_for_book(
+        model,
+        load_scenario(scenario),
+        policy,
+        policy_levers(model, policy, kernel_book),
+        kernel_book,
+        24,
+    )
     cell = (0, 0, int(book.tier[0]), 0, 0, term, 0)
     lifetime = tables.lifetime[cell][:, 0] @ tables.grid.stationary
     twelve = tables.twelve_month[cell][:, 0] @ tables.grid.stationary
@@ -192,11 +200,25 @@ def test_the_rate_slope_gives_the_ecl_at_the_loan_rate(tmp_path) -> None:
     scenario, policy = load_scenario("adverse"), load_policy("standard")
     levers = policy_levers(model, policy, None)
     shape = (len(model.segments), len(model.tiers))
-    reference = build_ecl_tables(model, scenario, policy, levers, horizon=24,
-                                 reference_rate=np.full(shape, 0.125 / 12), max_term=12)  # fmt: skip
+    reference = build_ecl_tables(
+        model,
+        scenario,
+        policy,
+        levers,
+        horizon=24,
+        reference_rate=np.full(shape, 0.125 / 12),
+        max_term=12,
+    )
     for annual in (0.073, 0.1825):
-        exact = build_ecl_tables(model, scenario, policy, levers, horizon=24,
-                                 reference_rate=np.full(shape, annual / 12), max_term=12)  # fmt: skip
+        exact = build_ecl_tables(
+            model,
+            scenario,
+            policy,
+            levers,
+            horizon=24,
+            reference_rate=np.full(shape, annual / 12),
+            max_term=12,
+        )
         shifted = reference.lifetime[..., 0] + (annual - 0.125) / 12 * reference.lifetime[..., 1]
         assert np.allclose(shifted, exact.lifetime[..., 0], rtol=2e-3, atol=1e-6)
 
@@ -225,20 +247,30 @@ def test_opening_allowance_equals_the_discounted_lifetime_loss_of_the_run_off_bo
         base, annual_rate=rate, instalment=annuity_fen(base.principal, rate, owed)
     )
     horizon, paths = 72, 600
-    ds = simulate(portfolio, [scenario], ["standard"], treasury="run-off", paths=paths,
-                  horizon=horizon, seed=17)  # fmt: skip
+    ds = simulate(
+        portfolio,
+        [scenario],
+        ["standard"],
+        treasury="run-off",
+        paths=paths,
+        horizon=horizon,
+        seed=17,
+    )
     nco = ds.net_credit_loss.isel(scenario=0, policy=0).values
     discounted = (nco * (1 + 0.01) ** -np.arange(1, horizon + 1)).sum(axis=1)
     mean, se = discounted.mean(), discounted.std(ddof=1) / np.sqrt(paths)
     booked = float(ds.opening_allowance.isel(scenario=0, policy=0))
     book = Book.from_portfolio(portfolio, rules=model.provisions)
     policy = load_policy("standard")
-    tables = ecl_for_book(model, load_scenario(scenario), policy,
-                          policy_levers(model, policy, book), book, horizon)  # fmt: skip
+    tables = ecl_for_book(
+        model, load_scenario(scenario), policy, policy_levers(model, policy, book), book, horizon
+    )
     lifetime = opening_ecl(tables, book, lifetime=True).sum() / 100
-    print(f"{scenario}: discounted lifetime loss {mean:,.0f} +- {se:,.0f} CNY; lifetime ECL "
-          f"{lifetime:,.0f} ({lifetime / mean - 1:+.2%}); booked allowance {booked:,.0f} "
-          f"({booked / mean - 1:+.2%})")  # fmt: skip
+    print(
+        f"{scenario}: discounted lifetime loss {mean:,.0f} +- {se:,.0f} CNY; lifetime ECL "
+        f"{lifetime:,.0f} ({lifetime / mean - 1:+.2%}); booked allowance {booked:,.0f} "
+        f"({booked / mean - 1:+.2%})"
+    )
     band = 3 * se + 0.03 * mean
     assert abs(lifetime - mean) <= band
     assert booked <= lifetime + 1 and abs(booked - mean) <= band

@@ -133,8 +133,10 @@ def test_delinquency(book: Portfolio):
 
 
 def test_instalment_is_the_annuity(book: Portfolio):
+    """The level payment over the instalments still owed: the remaining term and, for a
+    delinquent loan, the instalments in arrears (one per 30 days past due)."""
     r = book.annual_rate / 12
-    n = book.remaining_term
+    n = book.remaining_term + book.state
     expected = book.principal * r / (1 - (1 + r) ** -n.astype(float))
     np.testing.assert_allclose(book.instalment, expected, atol=1.0)  # fen, after rounding
 

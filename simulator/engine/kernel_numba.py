@@ -43,10 +43,10 @@ from simulator.engine.layout import (
     ACCOUNTS,
     ACTIVE_ACCOUNTS,
     ALLOWANCE,
-    CATEGORY_RAISED_FROM,
-    CATEGORY_RAISED_TO,
     BALANCE,
     CAPITALISED_INTEREST,
+    CATEGORY_RAISED_FROM,
+    CATEGORY_RAISED_TO,
     CHARGEOFF_INTEREST,
     CHARGEOFF_PRINCIPAL,
     COLLECTED_INTEREST,
@@ -57,9 +57,11 @@ from simulator.engine.layout import (
     LEGAL_CASES,
     LEGAL_COST,
     MEDIATION_FEE,
+    NEW_ACCOUNTS,
     NEW_SERIOUS_DELINQUENCIES,
     ORIGINATED_PRINCIPAL,
     PREPAID_PRINCIPAL,
+    PROBATION_ACCOUNTS,
     PURPOSE_BORROWER,
     PURPOSE_LEGAL,
     PURPOSE_POLICY,
@@ -70,14 +72,11 @@ from simulator.engine.layout import (
     SETTLEMENT_CASH,
     SETTLEMENT_LOSS,
     SETTLEMENTS,
-    NEW_ACCOUNTS,
-    PROBATION_ACCOUNTS,
     STAGE_BALANCE,
     STAGE_TRANSFERS,
     TIER_NET_CREDIT_LOSS,
     WAIVED_INTEREST,
 )
-from simulator.provisions.tables import NOT_RESTRUCTURED
 from simulator.rng import philox4x32_10
 from simulator.states import CHARGED_OFF, CURRENT, M1, M6, PAID_OFF, SETTLED
 
@@ -467,6 +466,6 @@ def run_block(
         tables.agency_fee, tables.recovery_window,
         levers, tables.path_levers.reinstal_approve, tables.path_levers.ew_active,
         tables.originations, tables.key[0], tables.key[1], tables.stream, flows, stocks,
-        tables.provisions, tables.factor_position.index, tables.factor_position.weight,
+        tables.provisions, tables.factor_position.lower, tables.factor_position.weight,
         book.opening_stage, book.opening_since, ledger,
     )  # fmt: skip

@@ -68,10 +68,10 @@ from simulator.engine.layout import (
     ACCOUNTS,
     ACTIVE_ACCOUNTS,
     ALLOWANCE,
-    CATEGORY_RAISED_FROM,
-    CATEGORY_RAISED_TO,
     BALANCE,
     CAPITALISED_INTEREST,
+    CATEGORY_RAISED_FROM,
+    CATEGORY_RAISED_TO,
     CHARGEOFF_INTEREST,
     CHARGEOFF_PRINCIPAL,
     COLLECTED_INTEREST,
@@ -82,9 +82,12 @@ from simulator.engine.layout import (
     LEGAL_CASES,
     LEGAL_COST,
     MEDIATION_FEE,
+    N_LEDGER,
+    NEW_ACCOUNTS,
     NEW_SERIOUS_DELINQUENCIES,
     ORIGINATED_PRINCIPAL,
     PREPAID_PRINCIPAL,
+    PROBATION_ACCOUNTS,
     PURPOSE_BORROWER,
     PURPOSE_LEGAL,
     PURPOSE_POLICY,
@@ -95,9 +98,6 @@ from simulator.engine.layout import (
     SETTLEMENT_CASH,
     SETTLEMENT_LOSS,
     SETTLEMENTS,
-    N_LEDGER,
-    NEW_ACCOUNTS,
-    PROBATION_ACCOUNTS,
     STAGE_BALANCE,
     STAGE_TRANSFERS,
     TIER_NET_CREDIT_LOSS,
@@ -363,7 +363,7 @@ def run_block(
         position = tables.factor_position
         for t in range(tables.horizon):
             month = MonthTotals(month_flows[t], month_stocks[t], segment)
-            factor = (int(position.index[b, t]), float(position.weight[b, t]))
+            factor = (int(position.lower[b, t]), float(position.weight[b, t]))
             provisions = Ledger(ledger[0, b, t], tables.provisions, t, segment, tier, factor)
             w0, w1, w2, w3 = borrower_words(n, path, t, stream, key)
 

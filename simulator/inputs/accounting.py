@@ -20,6 +20,7 @@ The engine works in 30-day buckets, so every day threshold must fall on a bucket
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -101,7 +102,7 @@ def provision_rules(node: Node | None) -> ProvisionRules:
         ]
     )
     starts = [_first_state_from(c[f"{name}_dpd"]) for name in CATEGORIES[1:]]
-    if any(a > b for a, b in zip(starts, starts[1:], strict=False)):
+    if any(a > b for a, b in itertools.pairwise(starts)):
         raise c.fail("category thresholds must not decrease from special_mention to loss")
     state = np.arange(len(ACTIVE_STATES))
     category = np.searchsorted(np.array(starts), state, side="right").astype(np.int8)

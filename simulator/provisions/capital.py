@@ -198,9 +198,14 @@ def profit(flows: dict[str, np.ndarray], expense: np.ndarray) -> np.ndarray:
     income = flows["collected_interest"] + settlement_interest
     costs = sum(
         flows[name]
-        for name in ("funding_interest", "collection_cost", "legal_cost", "mediation_fee",
-                     "operating_cost")
-    )  # fmt: skip
+        for name in (
+            "funding_interest",
+            "collection_cost",
+            "legal_cost",
+            "mediation_fee",
+            "operating_cost",
+        )
+    )
     return income - costs - expense
 
 

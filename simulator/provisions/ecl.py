@@ -69,6 +69,8 @@ RATE_STEP = 1e-4
 """Step in the monthly rate for the derivative dV/dr (forward difference)."""
 MAX_TERM = 60
 TWELVE_MONTHS = 12
+TAIL_MONTHS = 12
+"""Months the chain runs past the last scheduled instalment and six buckets of ageing."""
 VALUE, SLOPE = 0, 1
 N_STATES = len(ACTIVE_STATES)
 
@@ -118,8 +120,13 @@ class EclTables:
         return self.lifetime.shape[5] - 1
 
 
-def reference_rates(segment: np.ndarray, tier: np.ndarray, monthly_rate: np.ndarray,
-                    principal: np.ndarray, shape: tuple[int, int]) -> np.ndarray:  # fmt: skip
+def reference_rates(
+    segment: np.ndarray,
+    tier: np.ndarray,
+    monthly_rate: np.ndarray,
+    principal: np.ndarray,
+    shape: tuple[int, int],
+) -> np.ndarray:
     """Principal-weighted mean monthly rate per (segment, tier) (the book's mean where empty)."""
     weights = np.zeros(shape)
     sums = np.zeros(shape)
@@ -144,9 +151,17 @@ def annuity_left(rate: np.ndarray, q_max: int, j_max: int) -> np.ndarray:
 class _Chain:
     """The month of SPEC 4 in expectation, for every (rate variant v, g, k, m, s, n, l, e)."""
 
-    def __init__(self, model: Model, scenario: Scenario, policy: Policy, levers: Levers,
-                 reference_rate: np.ndarray, max_term: int, months: int,
-                 legal_min_balance: int) -> None:  # fmt: skip
+    def __init__(
+        self,
+        model: Model,
+        scenario: Scenario,
+        policy: Policy,
+        levers: Levers,
+        reference_rate: np.ndarray,
+        max_term: int,
+        months: int,
+        legal_min_balance: int,
+    ) -> None:
         self.model, self.policy, self.levers = model, policy, levers
         self.grid = factor_grid(scenario.phi)
         self.sigma = scenario.sigma
@@ -209,8 +224,14 @@ class _Chain:
         worst_first = np.diff(cumulative, axis=-2, prepend=0.0)
         return worst_first[..., ::-1, :]
 
-    def month(self, month: int, after: np.ndarray, default: np.ndarray,
-              holiday: np.ndarray | None, rows: int) -> np.ndarray:  # fmt: skip
+    def month(
+        self,
+        month: int,
+        after: np.ndarray,
+        default: np.ndarray,
+        holiday: np.ndarray | None,
+        rows: int,
+    ) -> np.ndarray:
         """Value at the start of ``month`` (before offers), rows 0..rows-1 of the state axis.
 
         ``after``: value at the end of the month for the destinations below stage 3 (or all, for
@@ -230,8 +251,9 @@ class _Chain:
         source = after if state < rows else default
         return source[:, :, :, :, state]  # (2, G, K, 2, N, L, E)
 
-    def _no_offer(self, p: np.ndarray, after: np.ndarray, default: np.ndarray,
-                  rows: int) -> np.ndarray:  # fmt: skip
+    def _no_offer(
+        self, p: np.ndarray, after: np.ndarray, default: np.ndarray, rows: int
+    ) -> np.ndarray:
         out = np.zeros((*self.shape[:4], rows, *self.shape[5:]))
         df = self.discount[:, :, :, None, None, None, None]
         nn = self.n_next
@@ -278,8 +300,9 @@ class _Chain:
             out[:, :, :, :, k] = df * value
         return out
 
-    def _offers(self, z: np.ndarray, stay: np.ndarray, holiday: np.ndarray | None,
-                rows: int) -> np.ndarray:  # fmt: skip
+    def _offers(
+        self, z: np.ndarray, stay: np.ndarray, holiday: np.ndarray | None, rows: int
+    ) -> np.ndarray:
         lv, policy = self.levers, self.policy
         re, ew = policy.reinstalment, policy.early_warning
         out = stay.copy()
@@ -305,13 +328,20 @@ class _Chain:
                 value = accept * loss[:, :, :, None, None, None, None] + (1 - accept) * value
             out[:, :, :, :, s] = value
         if ew is not None:
-            out[:, :, :, :, 0] = self._early_warning(z, stay, holiday, approve,
-                                                     restructured_current, may_restructure)  # fmt: skip
+            out[:, :, :, :, 0] = self._early_warning(
+                z, stay, holiday, approve, restructured_current, may_restructure
+            )
         return out
 
-    def _early_warning(self, z: np.ndarray, stay: np.ndarray, holiday: np.ndarray | None,
-                       approve: np.ndarray, restructured_current: np.ndarray | None,
-                       may_restructure: np.ndarray) -> np.ndarray:  # fmt: skip
+    def _early_warning(
+        self,
+        z: np.ndarray,
+        stay: np.ndarray,
+        holiday: np.ndarray | None,
+        approve: np.ndarray,
+        restructured_current: np.ndarray | None,
+        may_restructure: np.ndarray,
+    ) -> np.ndarray:
         lv, ew = self.levers, self.policy.early_warning
         assert ew is not None
         active = (z < ew.trigger)[:, None, :] & lv.ew_tier.astype(bool)[None, :, None]  # (G,K,E)
@@ -364,12 +394,15 @@ def build_ecl_tables(
     """Lifetime and 12-month ECL tables for the end of months 0..horizon."""
     legal = policy.legal
     legal_min = round(legal.min_balance * 100) if legal and legal.share > 0 else 0
-    max_term = int(min(max(max_term, policy.reinstalment.term if policy.reinstalment else 0, 1),
-                       MAX_TERM))  # fmt: skip
+    max_term = int(
+        min(max(max_term, policy.reinstalment.term if policy.reinstalment else 0, 1), MAX_TERM)
+    )
     holiday_months = policy.holiday.months if policy.holiday else 0
-    # months until every loan alive at the horizon has run its course: term, six buckets
-    # after maturity, and room for holidays; recoveries are valued at charge-off
-    end = horizon + max_term + M6 + 1 + holiday_months * max(levers.holiday_cap, 1)
+    # months until every loan alive at the horizon has run its course: its term, six buckets
+    # after maturity, and TAIL_MONTHS of room for holidays and cures after maturity (the same
+    # for every policy, so that a lever that cannot fire leaves the tables as they are);
+    # recoveries are valued at charge-off
+    end = horizon + max_term + M6 + 1 + TAIL_MONTHS
     keep = horizon + TWELVE_MONTHS + holiday_months + 1
     end = max(end, keep)  # the 12-month windows of the last months read this far
     chain = _Chain(model, scenario, policy, levers, reference_rate, max_term, end, legal_min)
@@ -400,9 +433,11 @@ def build_ecl_tables(
             lifetime.pop(month + holiday_months, None)
 
     twelve = np.stack(
-        [_twelve_month(chain, lifetime, t, stage_3, holiday_months, hol_power)
-         for t in range(horizon + 1)]
-    )  # fmt: skip
+        [
+            _twelve_month(chain, lifetime, t, stage_3, holiday_months, hol_power)
+            for t in range(horizon + 1)
+        ]
+    )
     table = np.stack([lifetime[t] for t in range(horizon + 1)])
     return EclTables(
         lifetime=_layout(table),
@@ -413,12 +448,19 @@ def build_ecl_tables(
     )
 
 
-def _twelve_month(chain: _Chain, lifetime: dict[int, np.ndarray], start: int, stage_3: int,
-                  holiday_months: int, hol_power: np.ndarray | None) -> np.ndarray:  # fmt: skip
+def _twelve_month(
+    chain: _Chain,
+    lifetime: dict[int, np.ndarray],
+    start: int,
+    stage_3: int,
+    holiday_months: int,
+    hol_power: np.ndarray | None,
+) -> np.ndarray:
     """Values at the end of month ``start`` of the losses from defaults (entering stage 3)
     within the next 12 months, for the states below stage 3."""
-    window: dict[int, np.ndarray] = {start + TWELVE_MONTHS: np.zeros((*chain.shape[:4], stage_3,
-                                                                      *chain.shape[5:]))}  # fmt: skip
+    window: dict[int, np.ndarray] = {
+        start + TWELVE_MONTHS: np.zeros((*chain.shape[:4], stage_3, *chain.shape[5:]))
+    }
     for month in range(start + TWELVE_MONTHS, start, -1):
         holiday = None
         if hol_power is not None:
@@ -495,16 +537,19 @@ def provision_tables(ecl: EclTables, rules: ProvisionRules) -> ProvisionTables:
     )
 
 
-def ecl_for_book(model: Model, scenario: Scenario, policy: Policy, levers: Levers, book: Book,
-                 horizon: int) -> EclTables:  # fmt: skip
+def ecl_for_book(
+    model: Model, scenario: Scenario, policy: Policy, levers: Levers, book: Book, horizon: int
+) -> EclTables:
     """The ECL tables of a run, from its opening book alone (so that they do not depend on the
     treasury's new lending): reference rates per segment and tier, and the longest term a loan
     can have - the opening terms rounded up to a quarter, as new loans are drawn
     (``engine.cohorts``)."""
     n = book.opening_loans
     shape = (len(model.segments), len(model.tiers))
-    rates = reference_rates(book.segment[:n], book.tier[:n], book.monthly_rate[:n],
-                            book.principal[:n], shape)  # fmt: skip
+    rates = reference_rates(
+        book.segment[:n], book.tier[:n], book.monthly_rate[:n], book.principal[:n], shape
+    )
     longest = -(-int(book.remaining_term[:n].max(initial=1)) // QUARTER) * QUARTER
-    return build_ecl_tables(model, scenario, policy, levers, horizon=horizon,
-                            reference_rate=rates, max_term=longest)  # fmt: skip
+    return build_ecl_tables(
+        model, scenario, policy, levers, horizon=horizon, reference_rate=rates, max_term=longest
+    )

@@ -47,16 +47,30 @@ class ProvisionTables(NamedTuple):
 
 
 DISABLED = ProvisionTables(
-    False, np.zeros((1,) * 9), np.zeros((1,) * 9), np.zeros((1, 1)), 0, 0, 127, 127, 0,
-    np.zeros(7, np.int8), 0, 0, 0, 0.0, 1.0, 2,
-)  # fmt: skip
+    False,
+    np.zeros((1,) * 9),
+    np.zeros((1,) * 9),
+    np.zeros((1, 1)),
+    0,
+    0,
+    127,
+    127,
+    0,
+    np.zeros(7, np.int8),
+    0,
+    0,
+    0,
+    0.0,
+    1.0,
+    2,
+)
 """No provisions: the kernels book nothing in the ledger but the losses by tier."""
 
 
 class FactorPosition(NamedTuple):
     """Where each path-month's factor falls on the ECL grid, for one block of paths."""
 
-    index: np.ndarray  # (B, H) int64: the lower grid point
+    lower: np.ndarray  # (B, H) int64: the lower grid point
     weight: np.ndarray  # (B, H) float64: linear weight of the upper one
 
 

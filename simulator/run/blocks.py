@@ -129,8 +129,12 @@ class PathTotals:
         block = self.plan.paths_of(key)
         run = self.runs[key[:2]]
         return all(
-            values.shape == (run[name].shape if name == "opening_allowance"
-                             else run[name][block.start : block.stop].shape)  # fmt: skip
+            values.shape
+            == (
+                run[name].shape
+                if name == "opening_allowance"
+                else run[name][block.start : block.stop].shape
+            )
             for name, values in result.arrays().items()
         )
 
@@ -194,8 +198,14 @@ def provisions_of(inputs: RunInputs, scenario: int, policy: int) -> tuple[Provis
         return DISABLED, 0
     key = (inputs.token, scenario, policy)
     if key not in _PROVISIONS:
-        ecl = ecl_for_book(inputs.model, inputs.scenarios[scenario], inputs.policies[policy],
-                           inputs.levers[policy], inputs.book, inputs.horizon)  # fmt: skip
+        ecl = ecl_for_book(
+            inputs.model,
+            inputs.scenarios[scenario],
+            inputs.policies[policy],
+            inputs.levers[policy],
+            inputs.book,
+            inputs.horizon,
+        )
         tables = provision_tables(ecl, inputs.model.provisions)
         while len(_PROVISIONS) >= PROVISIONS_CACHED:
             _PROVISIONS.pop(next(iter(_PROVISIONS)))

@@ -6,7 +6,7 @@ every figure is exact to the fen and ``round(value * 100)`` gives the fen back.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,13 +88,15 @@ def build_dataset(
     spreads: Mapping[str, np.ndarray],
     attrs: dict[str, Any],
     provisions: ProvisionRules | None,
+    scenario_weights: Sequence[float | None] = (),
 ) -> xr.Dataset:
     """Stack the runs into one Dataset with dims (scenario, policy, path, month, ...).
 
     ``segment_opening_fen``: opening principal by segment; ``spreads``: each scenario's funding
     spread by month (annual fraction), for the treasury's liquidity waterfall; ``provisions``:
     the model's staging and category rules (None: a run without provisions, whose SPEC 10
-    variables are left out).
+    variables are left out); ``scenario_weights``: each scenario's probability, if its file
+    gives one (the ``scenario_weight`` coordinate, NaN where absent).
     """
     first = totals[(scenarios[0], policies[0])]
     paths, horizon = first.flows.shape[:2]
@@ -123,6 +125,10 @@ def build_dataset(
             V.FROM_STAGE: list(STAGES),
             V.TO_STAGE: list(STAGES),
             V.CATEGORY: list(CATEGORIES),
+            "scenario_weight": (
+                V.SCENARIO,
+                [np.nan if w is None else w for w in scenario_weights or [None] * len(scenarios)],
+            ),
         },
         attrs=attrs,
     )

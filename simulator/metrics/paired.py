@@ -1,6 +1,7 @@
 """``compare``: each policy against a baseline on the same paths (common random numbers).
 
-For the loss rate, the minimum buffer and new serious delinquencies, the mean paired difference
+For the loss rate, the minimum buffer, new serious delinquencies and (with provisions) the
+lifetime loss rate and the credit loss expense, the mean paired difference
 with its normal interval, the share of paths on which the policy does better, and the paired
 and unpaired standard errors; for ES, the paired bootstrap of :func:`.tails.paired_es`.
 """
@@ -12,25 +13,30 @@ import xarray as xr
 from scipy import stats
 
 from simulator.errors import InputError
+from simulator.metrics.books import has_books
 from simulator.metrics.tails import CONFIDENCE, paired_es
 from simulator.variables import MONTH, PATH, POLICY
 
 COMPARED = {
-    # measure: (per-path value, better when lower?)
+    # measure: better when lower?
     "loss_rate": True,
     "min_buffer": False,
     "serious_delinquencies": True,
+    "lifetime_loss_rate": True,  # with provisions (SPEC 10)
+    "credit_loss_expense": True,  # with provisions: summed over the horizon, CNY
 }
 
 
 def _per_path(ds: xr.Dataset) -> xr.Dataset:
-    return xr.Dataset(
-        {
-            "loss_rate": ds["loss_rate"],
-            "min_buffer": ds["min_buffer"],
-            "serious_delinquencies": ds["new_serious_delinquencies"].sum(MONTH),
-        }
-    )
+    values = {
+        "loss_rate": ds["loss_rate"],
+        "min_buffer": ds["min_buffer"],
+        "serious_delinquencies": ds["new_serious_delinquencies"].sum(MONTH),
+    }
+    if has_books(ds):
+        values["lifetime_loss_rate"] = ds["lifetime_loss_rate"]
+        values["credit_loss_expense"] = ds["credit_loss_expense"].sum(MONTH)
+    return xr.Dataset(values)
 
 
 def compare(
@@ -61,6 +67,8 @@ def compare(
     z = stats.norm.ppf(0.5 + confidence / 2)
     out = xr.Dataset()
     for measure, lower_is_better in COMPARED.items():
+        if measure not in values:
+            continue
         d = diff[measure]
         mean = d.mean(PATH)
         se = d.std(PATH, ddof=1) / np.sqrt(n)

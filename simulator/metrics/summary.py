@@ -6,7 +6,10 @@ Per scenario and policy (n paths):
 * VaR and ES of the loss rate at each level, with confidence intervals (:mod:`.tails`);
 * liquidity: probability of a shortfall (buffer < 0) by month with its binomial standard error,
   the buffer fan (quantiles by month), the survival-horizon distribution and its median;
-* the mean delinquency balance by state over time, in total and by segment.
+* the mean delinquency balance by state over time, in total and by segment;
+* with provisions (SPEC 10, :mod:`.books`): the opening allowance, the lifetime loss rate with
+  its error and tail, the allowance by stage, the NPL, coverage and capital ratio fans, the
+  probability of a capital breach, and probability-weighted figures across weighted scenarios.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 import xarray as xr
 
+from simulator.metrics.books import books_summary, has_books
 from simulator.metrics.tails import CONFIDENCE, value_at_risk
 from simulator.variables import MONTH, PATH
 
@@ -91,5 +95,9 @@ def summarize(
     }  # fmt: skip
     for name, (units, long_name) in docs.items():
         out[name].attrs.update(units=units, long_name=long_name)
+    if has_books(ds):
+        for name, (value, units, long_name) in books_summary(ds, levels, confidence).items():
+            out[name] = value
+            out[name].attrs.update(units=units, long_name=long_name)
     out.attrs.update(paths=n, confidence=confidence)
     return out

@@ -8,8 +8,10 @@ liquidity, with its paired interval against the baseline, and a table of every p
 side. Then for each scenario the policies' loss-rate distributions on one chart, with EL and ES
 marked (``loss``); their liquidity buffers on one chart, then each policy's fan chart with the
 shortfall probability (``liquidity``); the delinquency balance by state over time
-(``delinquency``); the policy comparison with paired intervals, when there is more than one
-policy (``comparison``); each with the table behind its figure, the month-by-month ones folded.
+(``delinquency``); asset quality and capital when the run booked provisions - allowance,
+lifetime loss, NPL and capital ratios, stage transfers (``books``); the policy comparison with
+paired intervals, when there is more than one policy (``comparison``); each with the table
+behind its figure, the month-by-month ones folded.
 Last the provenance: run settings, portfolio hash and the text of every input file, so that
 the result can be reproduced (``provenance``). A new section is a new module, named in
 :data:`SCENARIO_SECTIONS` or in :func:`_body`.
@@ -33,6 +35,7 @@ import xarray as xr
 from simulator.errors import InputError
 from simulator.metrics import DEFAULT_LEVELS
 from simulator.report import (
+    books,
     comparison,
     delinquency,
     liquidity,
@@ -81,6 +84,7 @@ SCENARIO_SECTIONS: tuple[Callable[[Context, str], str], ...] = (
     loss.section,
     liquidity.section,
     delinquency.section,
+    books.section,
     comparison.section,
 )
 """The sections of each scenario, in page order: functions (context, scenario) -> HTML."""

@@ -23,6 +23,7 @@ FIGSIZE = {
     "liquidity": (9.0, 4.5),
     "delinquency": (9.0, 4.5),
     "comparison": (10.0, 5.5),
+    "books": (9.0, 4.5),
 }
 """Figure size in inches by kind; the PNGs are ``FIGSIZE * DPI`` pixels."""
 FIGURE_KINDS = tuple(FIGSIZE)

@@ -47,6 +47,7 @@ def assemble(run: ResolvedRun, totals: PathTotals) -> xr.Dataset:
         segments=inputs.model.segment_names,
         tiers=inputs.model.tier_names,
         provisions=inputs.model.provisions if inputs.provisions else None,
+        scenario_weights=[s.weight for s in inputs.scenarios],
         start=pd.Timestamp(run.start),
         segment_opening_fen=run.portfolio.segment_principal,
         treasury=treasury,
@@ -74,6 +75,7 @@ def provenance(run: ResolvedRun, paths: int) -> dict[str, Any]:
         "portfolio_loans": len(book),
         "model_file": inputs.model.text,
         "treasury_file": run.treasury.text,
+        "capital_minimum_ratio": run.treasury.capital.minimum_ratio,
         **{f"scenario_file_{s.name}": s.text for s in inputs.scenarios},
         **{f"policy_file_{p.name}": p.text for p in inputs.policies},
     }

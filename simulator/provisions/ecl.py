@@ -537,19 +537,20 @@ def provision_tables(ecl: EclTables, rules: ProvisionRules) -> ProvisionTables:
     )
 
 
-def ecl_for_book(
-    model: Model, scenario: Scenario, policy: Policy, levers: Levers, book: Book, horizon: int
-) -> EclTables:
+def ecl_for_book(model: Model, scenario: Scenario, policy: Policy, levers: Levers, book: Book,
+                 horizon: int, longest_term: int | None = None) -> EclTables:  # fmt: skip
     """The ECL tables of a run, from its opening book alone (so that they do not depend on the
     treasury's new lending): reference rates per segment and tier, and the longest term a loan
-    can have - the opening terms rounded up to a quarter, as new loans are drawn
-    (``engine.cohorts``)."""
+    can have (``longest_term``: by default the opening terms rounded up to a quarter, as new
+    loans are drawn when the tape gives no original term, ``engine.cohorts``)."""
     n = book.opening_loans
     shape = (len(model.segments), len(model.tiers))
     rates = reference_rates(
         book.segment[:n], book.tier[:n], book.monthly_rate[:n], book.principal[:n], shape
     )
-    longest = -(-int(book.remaining_term[:n].max(initial=1)) // QUARTER) * QUARTER
+    if longest_term is None:
+        longest_term = -(-int(book.remaining_term[:n].max(initial=1)) // QUARTER) * QUARTER
     return build_ecl_tables(
-        model, scenario, policy, levers, horizon=horizon, reference_rate=rates, max_term=longest
-    )
+        model, scenario, policy, levers, horizon=horizon, reference_rate=rates,
+        max_term=longest_term,
+    )  # fmt: skip

@@ -7,7 +7,6 @@ IFRS 9 stages each month under the baseline policy. Absent for a run without pro
 from __future__ import annotations
 
 from collections.abc import Iterator
-from html import escape
 
 import xarray as xr
 from matplotlib.figure import Figure

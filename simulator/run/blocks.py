@@ -205,6 +205,7 @@ def provisions_of(inputs: RunInputs, scenario: int, policy: int) -> tuple[Provis
             inputs.levers[policy],
             inputs.book,
             inputs.horizon,
+            inputs.longest_term,
         )
         tables = provision_tables(ecl, inputs.model.provisions)
         while len(_PROVISIONS) >= PROVISIONS_CACHED:

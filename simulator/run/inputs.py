@@ -54,6 +54,7 @@ class RunInputs:
     capital: CapitalRules  # risk weights, for the risk-weighted assets of each block
     irb: IrbWeights | None  # the IRB inputs when the treasury's capital approach is IRB
     token: str  # identifies the run's inputs within a process (caches the ECL tables)
+    longest_term: int  # the longest term of a loan of the book or a new loan drawn from it
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,7 @@ def resolve_inputs(
     provisions: bool = True,
 ) -> ResolvedRun:
     """Load and check every input, draw the new-loan pool and encode each policy's levers."""
-    from simulator.engine.cohorts import new_lending_pool
+    from simulator.engine.cohorts import new_lending_pool, new_loan_term
     from simulator.engine.levers import policy_levers
     from simulator.engine.tables import base_probits
     from simulator.provisions.capital import irb_weights
@@ -140,6 +141,7 @@ def resolve_inputs(
         capital=capital,
         irb=irb_weights(model, capital) if capital.approach == "irb" else None,
         token=uuid.uuid4().hex,
+        longest_term=int(max(book.remaining_term.max(), new_loan_term(book).max())),
     )
     return ResolvedRun(inputs=inputs, portfolio=book, treasury=treasury, start=start)
 

@@ -40,9 +40,9 @@ from simulator.run import simulate
 
 SCENARIOS = ["baseline", "severe"]
 POLICIES = ["standard", "grace"]
-SECTIONS = ("loss", "liquidity", "delinquency", "comparison")
+SECTIONS = ("loss", "liquidity", "delinquency", "books", "comparison")
 PER_SCENARIO = {"loss": 1, "buffers": 1, "comparison": 1, "liquidity": len(POLICIES),
-                "delinquency": len(POLICIES)}  # fmt: skip
+                "delinquency": len(POLICIES), "books": 3}  # fmt: skip
 """Figures of each kind per scenario."""
 FIGURES = len(SCENARIOS) * sum(PER_SCENARIO.values())
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -88,7 +88,7 @@ def test_every_section_for_every_scenario_and_policy(page: tuple[str, dict[str, 
         assert html.count(f"<h3>{heading}") == len(SCENARIOS)
     # the summary's table per scenario; the tables behind the loss, liquidity and delinquency
     # figures and the comparison; the provenance. The month-by-month ones are folded.
-    per_scenario = 1 + 1 + 2 * len(POLICIES) + 1
+    per_scenario = 1 + 1 + 2 * len(POLICIES) + 2 + 1  # books: the policies, the transfers
     assert html.count("<table>") == len(SCENARIOS) * per_scenario + 1
     assert html.count('<details class="table"><summary>Month by month') == (
         len(SCENARIOS) * 2 * len(POLICIES)
@@ -174,7 +174,8 @@ def test_single_policy_and_escaping(results: xr.Dataset) -> None:
     assert "<b>&crisis" not in html and "&lt;b&gt;&amp;crisis" in html
     assert "<script" not in html
     assert "Policy comparison" not in html and "comparison" not in ids(html)
-    assert len(IMG.findall(html)) == 3  # loss, liquidity, delinquency: no overlay of one policy
+    # loss, liquidity, delinquency, books (NPL, capital, transfers): no overlay of one policy
+    assert len(IMG.findall(html)) == 6
     assert "only standard was run" in html
     assert "scenario-b-crisis" in ids(html)
 
@@ -185,6 +186,7 @@ def test_write_figures(results: xr.Dataset, tmp_path: Path) -> None:
     names = sorted(p.name for p in written)
     assert names == sorted(
         ["baseline-loss.png", "baseline-buffers.png", "baseline-comparison.png"]
+        + [f"baseline-{k}.png" for k in ("npl-ratio", "capital-ratio", "stage-transfers")]
         + [f"baseline-{p}-{k}.png" for p in POLICIES for k in ("liquidity", "delinquency")]
     )
     assert all(p.read_bytes().startswith(b"\x89PNG") for p in written)
@@ -197,6 +199,7 @@ def test_write_tables(results: xr.Dataset, tmp_path: Path) -> None:
     names = write_tables(one, tmp_path / "tables.xlsx")
     policies = [f"{k}-baseline-{p}" for k in ("liquidity", "delinquency") for p in POLICIES]
     assert sorted(names) == sorted(["summary-baseline", "loss-baseline", "comparison-baseline",
+                                    "books-baseline", "stage-transfers-baseline",
                                     "provenance", *policies])  # fmt: skip
     assert names[0] == "summary-baseline" and names[-1] == "provenance"  # the page's order
     assert openpyxl.load_workbook(tmp_path / "tables.xlsx", read_only=True).sheetnames == names

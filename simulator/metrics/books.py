@@ -15,6 +15,7 @@ number). The weights live in the Dataset as the coordinate ``scenario_weight``.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -91,7 +92,9 @@ def books_summary(
 
 
 def _fan(values: xr.DataArray) -> xr.DataArray:
-    return values.quantile(list(FAN), PATH, skipna=True)
+    with warnings.catch_warnings():  # a month with no NPL at all has no coverage ratio
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return values.quantile(list(FAN), PATH, skipna=True)
 
 
 def _weighted(

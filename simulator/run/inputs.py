@@ -10,7 +10,6 @@ that keeps what only the client needs (the portfolio's identity, the treasury, t
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,7 +52,6 @@ class RunInputs:
     provisions: bool  # book the ECL allowance, stages and categories (SPEC 10)
     capital: CapitalRules  # risk weights, for the risk-weighted assets of each block
     irb: IrbWeights | None  # the IRB inputs when the treasury's capital approach is IRB
-    token: str  # identifies the run's inputs within a process (caches the ECL tables)
     longest_term: int  # the longest term of a loan of the book or a new loan drawn from it
 
 
@@ -140,7 +138,6 @@ def resolve_inputs(
         provisions=provisions,
         capital=capital,
         irb=irb_weights(model, capital) if capital.approach == "irb" else None,
-        token=uuid.uuid4().hex,
         longest_term=int(max(book.remaining_term.max(), new_loan_term(book).max())),
     )
     return ResolvedRun(inputs=inputs, portfolio=book, treasury=treasury, start=start)

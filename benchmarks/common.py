@@ -105,13 +105,14 @@ def run(
     treasury: str = TREASURY,
     scenarios: Sequence[str] = (SCENARIO,),
     client: Any = None,
+    provisions: bool = True,
 ) -> xr.Dataset:
     """``simulate`` of ``book`` under ``scenarios`` and one policy, with the default model."""
     from simulator.run import simulate
 
     return simulate(book, [scenario(name) for name in scenarios], [policy(policy_name)],
                     model=model(), treasury=treasury, paths=paths, horizon=months,
-                    threads=threads, client=client)  # fmt: skip
+                    threads=threads, client=client, provisions=provisions)  # fmt: skip
 
 
 @functools.cache

@@ -76,6 +76,31 @@ class Policies:
         common.run(self.book, policy, paths=paths, months=24)
 
 
+class Provisions:
+    """A run that books IFRS 9 stages, the ECL allowance, categories and capital (SPEC 10)
+    against one that does not; the ECL tables are built in ``setup`` (the first run of a
+    process pays for them once per scenario and policy: ``time_table_build``)."""
+
+    params = ((True, False), (100_000,), (64,))
+    param_names = ("provisions", "loans", "paths")
+    smoke_params = ((True, False), (300,), (2,))
+    warmup_time = 0.0
+
+    def setup(self, provisions: bool, loans: int, paths: int) -> None:
+        common.warm_up()
+        self.book = common.book(loans)
+        common.run(self.book, common.STANDARD, paths=1, months=24, provisions=provisions)
+
+    def time_simulate(self, provisions: bool, loans: int, paths: int) -> None:
+        common.run(self.book, common.STANDARD, paths=paths, months=24, provisions=provisions)
+
+    def time_table_build(self, provisions: bool, loans: int, paths: int) -> None:
+        from simulator.run.blocks import clear_provisions_cache
+
+        clear_provisions_cache()
+        common.run(self.book, common.STANDARD, paths=1, months=24, provisions=provisions)
+
+
 class NewLending:
     """The book alone (``run-off``) against the default treasury, whose new-lending plan (8% of
     the opening book a month, throttled by Z) adds new-loan cohorts that are simulated too."""

@@ -243,10 +243,38 @@ def measure_policies(sizes: Sizes, check: Check) -> None:
     }
 
 
+def measure_provisions(sizes: Sizes, check: Check) -> None:
+    """A run that books provisions and capital against one that does not (SPEC 10; the ECL
+    tables are built by the first round and reused, as by any later run of the process: their
+    build time is reported apart)."""
+    import time
+
+    book = common.book(sizes.loans)
+
+    def run(provisions: bool) -> Callable[[], object]:
+        return lambda: common.run(book, common.STANDARD, paths=sizes.paths, months=sizes.months,
+                                  provisions=provisions)  # fmt: skip
+
+    from simulator.run.blocks import clear_provisions_cache
+
+    clear_provisions_cache()
+    started = time.perf_counter()
+    run(True)()
+    first = time.perf_counter() - started
+    timing = interleaved({"without": run(False), "with provisions": run(True)}, sizes.repeats)
+    check.value = timing.seconds["with provisions"] / timing.seconds["without"]
+    n = common.nominal(sizes.loans, sizes.paths, sizes.months)
+    check.detail = {
+        "first_run_with_table_build_seconds": round(first, 3),
+        **_detail(timing, n, _run_size(sizes)),
+    }
+
+
 MEASURES: dict[str, Callable[[Sizes, Check], None]] = {
     "numba_vs_numpy": measure_engines,
     "threads": measure_threads,
     "policy_rich": measure_policies,
+    "provisions": measure_provisions,
 }
 
 
@@ -255,6 +283,7 @@ def new_checks() -> list[Check]:
         Check("numba_vs_numpy", "Numba engine / NumPy reference engine", 30.0),
         Check("threads", f"{common.ALL_THREADS} threads / 1 thread", 1.6),
         Check("policy_rich", "every lever / standard policy (time)", 1.5, at_most=True),
+        Check("provisions", "provisions and capital / none (time)", 1.3, at_most=True),
     ]
 
 

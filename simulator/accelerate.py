@@ -15,3 +15,8 @@ jit = numba.njit(cache=True, nogil=True)
 
 parallel_jit = numba.njit(cache=True, nogil=True, parallel=True)
 """Decorator for kernels whose outer loop is a ``numba.prange``."""
+
+inline_jit = numba.njit(cache=True, nogil=True, inline="always")
+"""Decorator for small helpers of a kernel's main loop that must not cost a call: Numba
+inlines them into their callers' IR (LLVM would not, past a size, and a call passes every
+argument)."""

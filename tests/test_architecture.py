@@ -29,7 +29,7 @@ SHORT_LAYERS = (
 )
 """Modules (and packages, with everything under them) whose functions must be short."""
 LONG_ALLOWED = {
-    "simulator.engine.kernel_numba.simulate_loan",  # the monthly loop of one loan (Numba)
+    "simulator.engine.kernel_numba._run_block",  # the loan loop of a block of paths (Numba)
     "simulator.engine.kernel_numpy.run_block",  # the same loop over the loans of a block (NumPy)
 }
 """The kernels' main loops: one loop each, kept whole so that the two can be read side by side."""

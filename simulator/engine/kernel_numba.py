@@ -7,7 +7,14 @@ whatever the number of chunks or threads. One loan's path is simulated month by 
 variables: no per-loan history is stored. A closed loan stops costing anything at once.
 Candidate new loans (``engine.cohorts``) follow the opening book in the loan arrays; each chunk
 takes its share of both, and a candidate runs from the month after its origination on the paths
-where it is originated.
+where it is originated. The loan loop is one function (``_run_block``), the small helpers of
+provisions inlined into it by Numba: a call per loan or per loan-month would pass dozens of
+arguments each time (measured: the kernel ran 3x slower when the loop was a function of its
+own and provisions added a tuple of tables to its arguments).
+
+Provisions (``provisions.tables``): at each month end a loan on the book adds its principal and
+ECL, read from the flat tables and interpolated at the path's factor, to its stage in the
+ledger.
 
 Randomness: a borrower-month reads the four words of one Philox4x32-10 call whose counter is
 (loan, path, month << 4 | purpose, scenario stream), a pure function of those: a borrower's
@@ -27,7 +34,7 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
-from simulator.accelerate import jit, parallel_jit
+from simulator.accelerate import inline_jit, jit, parallel_jit
 from simulator.engine.arrays import (
     AFFORDABILITY_SIZE,
     AFFORDABILITY_STEPS,
@@ -77,6 +84,20 @@ from simulator.engine.layout import (
     TIER_NET_CREDIT_LOSS,
     WAIVED_INTEREST,
 )
+from simulator.provisions.tables import (
+    CATEGORY_AT,
+    ENABLED,
+    FLOOR,
+    LEGAL_MIN_AT,
+    MAX_TERM_AT,
+    OBSERVATION,
+    OVERDUE_FLOOR,
+    PROBATION,
+    SIZES_AT,
+    STAGE_2,
+    STAGE_3,
+    kernel_rules,
+)
 from simulator.rng import philox4x32_10
 from simulator.states import CHARGED_OFF, CURRENT, M1, M6, PAID_OFF, SETTLED
 
@@ -108,44 +129,50 @@ def makes_offers(levers):
     )
 
 
-@jit
-def ecl_fen(prov, stage, t, segment, tier, matrix, state, term, principal, monthly_rate, e, w):
+@inline_jit
+def ecl_fen(lifetime, twelve, rates, rules, stage, t, segment, tier, matrix, state, term,
+            principal, monthly_rate, e, w):  # fmt: skip
     """ECL of a loan at the end of month index ``t`` in fen: the 12-month table in stage 1,
-    the lifetime one otherwise, interpolated at the path's factor (``e``, ``w``)."""
-    n = min(term, prov.max_term)
-    legal = 1 if prov.legal_min_balance > 0 and principal >= prov.legal_min_balance else 0
-    if stage == 0:
-        cell = prov.twelve_month[t + 1, segment, tier, matrix, state, n, legal]
-    else:
-        cell = prov.lifetime[t + 1, segment, tier, matrix, state, n, legal]
-    value = cell[e, 0] + w * (cell[e + 1, 0] - cell[e, 0])
-    slope = cell[e, 1] + w * (cell[e + 1, 1] - cell[e, 1])
-    rate = value + (monthly_rate - prov.reference_rate[segment, tier]) * slope
+    the lifetime one otherwise (flat, sized by ``rules``: ``provisions.tables``), interpolated
+    at the path's factor (``e``, ``w``)."""
+    n = min(term, rules[MAX_TERM_AT])
+    legal = 1 if rules[LEGAL_MIN_AT] > 0 and principal >= rules[LEGAL_MIN_AT] else 0
+    sizes = rules[SIZES_AT:]
+    table, states = (twelve, sizes[4]) if stage == 0 else (lifetime, sizes[3])
+    cell = (t + 1) * sizes[0] + segment
+    cell = ((cell * sizes[1] + tier) * sizes[2] + matrix) * states + state
+    cell = ((cell * sizes[5] + n) * sizes[6] + legal) * sizes[7] + e
+    at = 2 * cell
+    value = table[at] + w * (table[at + 2] - table[at])
+    slope = table[at + 1] + w * (table[at + 3] - table[at + 1])
+    rate = value + (monthly_rate - rates[segment * sizes[1] + tier]) * slope
     return np.int64(np.rint(principal * rate))
 
 
-@jit
-def book_provisions(prov, ledger, t, segment, tier, matrix, state, term, principal,
-                    monthly_rate, e, w, restructurings, since, previous):  # fmt: skip
+@inline_jit
+def book_provisions(lifetime, twelve, rates, rules, ledger, t, segment, tier, matrix, state,
+                    term, principal, monthly_rate, e, w, restructurings, since,
+                    previous):  # fmt: skip
     """Stage and allowance of an active loan at the end of month ``t`` into ``ledger``
     (H, G, T, L), and the rare entries (probation, category floors, stage changes); returns
     the stage (the next month's ``previous``; -1: a new loan, no previous stage)."""
     cell = ledger[t, segment, tier]
-    by_state = 2 if state >= prov.stage_3_state else (1 if state >= prov.stage_2_state else 0)
+    by_state = 2 if state >= rules[STAGE_3] else (1 if state >= rules[STAGE_2] else 0)
     stage = by_state
     if restructurings > 0:
-        if by_state == 0 and since < prov.probation_months:
+        if by_state == 0 and since < rules[PROBATION]:
             stage = 1
             cell[PROBATION_ACCOUNTS] += 1
-        if since < prov.observation_months:
-            category = prov.category[state]
-            floor = prov.restructured_floor if state == CURRENT else prov.restructured_overdue_floor
+        if since < rules[OBSERVATION]:
+            category = rules[CATEGORY_AT + state]
+            floor = rules[FLOOR] if state == CURRENT else rules[OVERDUE_FLOOR]
             if floor > category:
                 cell[CATEGORY_RAISED_FROM + category] += principal
                 cell[CATEGORY_RAISED_TO + floor] += principal
     cell[STAGE_BALANCE + 2 * stage] += principal
-    cell[ALLOWANCE + 2 * stage] += ecl_fen(prov, stage, t, segment, tier, matrix, state, term,
-                                           principal, monthly_rate, e, w)  # fmt: skip
+    cell[ALLOWANCE + 2 * stage] += ecl_fen(lifetime, twelve, rates, rules, stage, t, segment,
+                                           tier, matrix, state, term, principal, monthly_rate,
+                                           e, w)  # fmt: skip
     if previous != stage:
         if previous < 0:
             cell[NEW_ACCOUNTS] += 1
@@ -154,279 +181,374 @@ def book_provisions(prov, ledger, t, segment, tier, matrix, state, term, princip
     return stage
 
 
-@jit
-def simulate_loan(
-    loan, segment, tier, principal, monthly_rate, term, instalment, state, restructurings,
-    transition, prepay, penalty_multiplier,
-    recovery_hazard, recovery_quantiles, agency_fee, recovery_window,
-    levers, approve, early_warning,
-    key0, key1, stream, path, first_month, flows, stocks,
-    prov, factor_index, factor_weight, ledger, stage, since,
-):  # fmt: skip
-    """One loan along one path from month index ``first_month``. Slices of this path:
-    ``transition`` (H, G, T, 2, 7, 8), ``approve`` (H, G, T), ``early_warning`` (H, G),
-    ``flows`` (H, G, F), ``stocks`` (H, G, S, 2), ``factor_index`` and ``factor_weight`` (H,),
-    ``ledger`` (H, G, T, L). ``stage``: the loan's stage at the end of the month before
-    ``first_month``; ``since``: months since its last restructuring then."""
-    accrued = np.int64(0)  # interest due and unpaid, penalty interest included
-    penalty = np.int64(0)  # the penalty part of it (waivable on re-instalment)
-    rate = monthly_rate
-    matrix = 1 if restructurings > 0 else 0
-    affordability = 1.0  # miss-probability factor of a re-instalmented loan
-    serious = state >= SERIOUS
-    holiday_left = 0
-    holidays = 0
-    chargeoff_balance = np.int64(0)
-    months_charged_off = 0
-    legal_left = -1  # months to judgement when the loan is in the legal channel
-    quantile_shift = 32 - int(np.log2(len(recovery_quantiles)))
-    offers = makes_offers(levers)
-    for t in range(first_month, transition.shape[0]):
-        # --- 5. charged-off loans: recovery, by the legal or the agency channel -------------
-        if state == CHARGED_OFF:
-            if legal_left >= 0:
-                legal_left -= 1
-                if legal_left == 0:
-                    judgement = philox4x32_10(loan, path, (t << 4) | PURPOSE_LEGAL, stream,
-                                              key0, key1)  # fmt: skip
-                    if np.int64(judgement[1]) < levers.legal_success:
-                        won = np.int64(np.rint(chargeoff_balance * levers.legal_fraction))
-                        flows[t, segment, RECOVERIES] += won
-                        ledger[t, segment, tier, TIER_NET_CREDIT_LOSS] -= won
-                    return
-                continue
-            if months_charged_off >= recovery_window:
-                return
-            months_charged_off += 1
-            w0, w1, w2, w3 = philox4x32_10(loan, path, (t << 4) | PURPOSE_BORROWER, stream,
-                                           key0, key1)  # fmt: skip
-            if np.int64(w0) < recovery_hazard:
-                fraction = recovery_quantiles[np.int64(w3) >> quantile_shift]
-                gross = np.int64(np.rint(chargeoff_balance * fraction))
-                fee = np.int64(np.rint(gross * agency_fee))
-                flows[t, segment, RECOVERIES] += gross - fee
-                flows[t, segment, RECOVERY_FEES] += fee
-                ledger[t, segment, tier, TIER_NET_CREDIT_LOSS] -= gross - fee
-                return
-            continue
-
-        since += 1  # months since the last restructuring, at the end of this month
-        # --- 2. policy offers: settlement, re-instalment, holiday; early warning -------------
-        if offers and holiday_left == 0:
-            p0, p1, p2, p3 = philox4x32_10(loan, path, (t << 4) | PURPOSE_POLICY, stream,
-                                           key0, key1)  # fmt: skip
-            reinstal = False
-            if state != CURRENT:
-                if state >= levers.settle_min_state and np.int64(p0) < levers.settle_accept:
-                    cash = np.int64(np.rint((principal + accrued) * (1.0 - levers.settle_haircut)))
-                    principal_part = cash - min(cash, accrued)
-                    flows[t, segment, SETTLED_PRINCIPAL] += principal
-                    flows[t, segment, SETTLEMENT_CASH] += cash
-                    flows[t, segment, SETTLEMENT_LOSS] += principal - principal_part
-                    ledger[t, segment, tier, TIER_NET_CREDIT_LOSS] += principal - principal_part
-                    flows[t, segment, MEDIATION_FEE] += np.int64(
-                        np.rint(cash * levers.mediation_fee)
-                    )
-                    flows[t, segment, SETTLEMENTS] += 1
-                    stocks[t, segment, SETTLED, ACCOUNTS] += 1
-                    return
-                if (
-                    levers.reinstal_eligible[state]
-                    and restructurings < levers.reinstal_cap
-                    and np.int64(p1) < levers.reinstal_apply[segment]
-                    and np.int64(p2) < approve[t, segment, tier]
-                ):
-                    reinstal = True
-                elif (
-                    levers.holiday_eligible[state]
-                    and holidays < levers.holiday_cap
-                    and np.int64(p3) < levers.holiday_take_up
-                ):
-                    holiday_left = levers.holiday_months
-            elif early_warning[t, segment] and levers.ew_tier[tier]:
-                if levers.ew_offer == OFFER_HOLIDAY:
-                    if holidays < levers.holiday_cap and np.int64(p3) < levers.ew_take_up:
-                        holiday_left = levers.holiday_months
-                elif (
-                    levers.ew_offer == OFFER_REINSTALMENT
-                    and restructurings < levers.reinstal_cap
-                    and np.int64(p1) < levers.ew_take_up
-                    and np.int64(p2) < approve[t, segment, tier]
-                ):
-                    reinstal = True
-            if holiday_left > 0:
-                holidays += 1
-                flows[t, segment, HOLIDAYS_STARTED] += 1
-            if reinstal:  # arrears and interest capitalised, a new annuity, back to current
-                if levers.reinstal_waive:
-                    accrued -= penalty
-                    flows[t, segment, WAIVED_INTEREST] += penalty
-                penalty = np.int64(0)
-                principal += accrued
-                flows[t, segment, CAPITALISED_INTEREST] += accrued
-                accrued = np.int64(0)
-                new_instalment = np.int64(np.rint(principal * levers.reinstal_factor[loan]))
-                ratio = new_instalment / instalment if instalment > 0 else 1.0
-                affordability = levers.affordability[
-                    min(int(ratio * AFFORDABILITY_STEPS), AFFORDABILITY_SIZE - 1)
-                ]
-                instalment = new_instalment
-                rate = monthly_rate * levers.reinstal_rate_multiplier
-                term = levers.reinstal_term
-                state = CURRENT
-                matrix = 1
-                restructurings += 1
-                since = 0
-                flows[t, segment, RESTRUCTURED] += 1
-
-        flows[t, segment, ACTIVE_ACCOUNTS] += 1
-        # --- 1. payment holiday: nothing due, interest capitalised, the clock frozen ---------
-        if holiday_left > 0:
-            holiday_left -= 1
-            interest = np.int64(np.rint(principal * rate))
-            principal += interest
-            flows[t, segment, CAPITALISED_INTEREST] += interest
-            stocks[t, segment, state, BALANCE] += principal
-            stocks[t, segment, state, ACCOUNTS] += 1
-            if prov.enabled:
-                stage = book_provisions(prov, ledger, t, segment, tier, matrix, state, term,
-                                        principal, monthly_rate, factor_index[t],
-                                        factor_weight[t], restructurings, since, stage)  # fmt: skip
-            continue
-
-        # --- interest accrues (at the penalty rate when delinquent); an instalment falls due -
-        interest = np.int64(np.rint(principal * rate))
-        if state != CURRENT:
-            flows[t, segment, DELINQUENT_ACCOUNTS] += 1
-            with_penalty = np.int64(np.rint(principal * (rate * penalty_multiplier)))
-            penalty += with_penalty - interest
-            interest = with_penalty
-        accrued += interest
-        due = term > 0
-        if due:
-            term -= 1
-
-        # --- 3. prepayment, then the transition draw (4. collections are in the rows) ---------
-        w0, w1, w2, w3 = philox4x32_10(loan, path, (t << 4) | PURPOSE_BORROWER, stream,
-                                       key0, key1)  # fmt: skip
-        if state == CURRENT and np.int64(w0) < prepay[segment]:
-            flows[t, segment, PREPAID_PRINCIPAL] += principal
-            flows[t, segment, COLLECTED_INTEREST] += accrued
-            stocks[t, segment, PAID_OFF, ACCOUNTS] += 1
-            return
-
-        row = transition[t, segment, tier, matrix, state]
-        paid = 0  # instalments paid this month
-        if state == CURRENT:
-            miss = row[MISS]
-            if matrix == 1 and affordability != 1.0:
-                miss = min(np.int64(np.floor(miss * affordability)), ALWAYS)
-            if np.int64(w1) >= miss:
-                paid = 1
-            elif np.int64(w2) < levers.grace_cure[tier]:  # paid within the grace days
-                paid = 1
-                flows[t, segment, GRACE_CURES] += 1
-            else:
-                state = M1
-        else:
-            destination = CURRENT
-            for w in range(row.shape[0]):  # worst first: charged_off, M6, ..., M1, current
-                if np.int64(w1) < row[w]:
-                    destination = CHARGED_OFF - w
-                    break
-            if destination < state:  # cure, fully or partly: arrears paid down, plus the due one
-                paid = state - destination + (1 if due else 0)
-                state = destination
-            elif destination == state and due:  # pays the instalment due, arrears unchanged
-                paid = 1
-            else:  # roll (or, after maturity, the debt ages a bucket a month)
-                state = state + 1 if state < M6 else CHARGED_OFF
-
-        if paid > 0:
-            interest_part, principal_part = payment(
-                paid, instalment, principal, accrued, state == CURRENT and term == 0
-            )
-            accrued -= interest_part
-            penalty = min(penalty, accrued)  # penalty interest is paid last
-            principal -= principal_part
-            flows[t, segment, COLLECTED_INTEREST] += interest_part
-            flows[t, segment, COLLECTED_PRINCIPAL] += principal_part
-            if principal == 0 and accrued == 0:
-                stocks[t, segment, PAID_OFF, ACCOUNTS] += 1
-                return
-
-        if state == CHARGED_OFF:  # past 180 DPD: written off, into recovery
-            flows[t, segment, CHARGEOFF_PRINCIPAL] += principal
-            flows[t, segment, CHARGEOFF_INTEREST] += accrued
-            ledger[t, segment, tier, TIER_NET_CREDIT_LOSS] += principal
-            stocks[t, segment, CHARGED_OFF, ACCOUNTS] += 1
-            chargeoff_balance = principal + accrued
-            principal = np.int64(0)
-            accrued = np.int64(0)
-            if levers.legal_share > 0 and chargeoff_balance >= levers.legal_min_balance:
-                filing = philox4x32_10(loan, path, (t << 4) | PURPOSE_LEGAL, stream,
-                                       key0, key1)  # fmt: skip
-                if np.int64(filing[0]) < levers.legal_share:
-                    legal_left = levers.legal_lag
-                    flows[t, segment, LEGAL_CASES] += 1
-                    flows[t, segment, LEGAL_COST] += levers.legal_filing_cost
-            continue
-
-        # --- 6. first serious delinquency: reported to the credit bureau ---------------------
-        if state >= SERIOUS and not serious:
-            serious = True
-            flows[t, segment, NEW_SERIOUS_DELINQUENCIES] += 1
-        stocks[t, segment, state, BALANCE] += principal
-        stocks[t, segment, state, ACCOUNTS] += 1
-        if prov.enabled:
-            stage = book_provisions(prov, ledger, t, segment, tier, matrix, state, term,
-                                    principal, monthly_rate, factor_index[t], factor_weight[t],
-                                    restructurings, since, stage)  # fmt: skip
-
-
 @parallel_jit
 def _run_block(
-    segment, tier, principal, monthly_rate, term, instalment, state, restructured, start, rank,
-    book_bounds, pool_bounds, first_path, transition, prepay, penalty_multiplier,
-    recovery_hazard, recovery_quantiles, agency_fee, recovery_window,
-    levers, approve, early_warning, originations, key0, key1, stream, flows, stocks,
-    prov, factor_index, factor_weight, opening_stage, opening_since, ledger,
-):  # fmt: skip
+    book_segment,
+    book_tier,
+    book_principal,
+    book_monthly_rate,
+    book_term,
+    book_instalment,
+    book_state,
+    book_restructured,
+    start,
+    rank,
+    book_bounds,
+    pool_bounds,
+    first_path,
+    transitions,
+    prepay,
+    penalty_multiplier,
+    recovery_hazard,
+    recovery_quantiles,
+    agency_fee,
+    recovery_window,
+    levers,
+    approves,
+    early_warnings,
+    originations,
+    key0,
+    key1,
+    stream,
+    all_flows,
+    all_stocks,
+    lifetime,
+    twelve,
+    rates,
+    rules,
+    factor_indices,
+    factor_weights,
+    opening_stage,
+    opening_since,
+    all_ledgers,
+):
+    """The loan loop of SPEC 4: every loan of a chunk on every path of the block, month by
+    month, in local variables (no per-loan history is stored; a closed loan stops costing
+    anything at once). One function, so that nothing is passed per loan."""
+    quantile_shift = 32 - int(np.log2(len(recovery_quantiles)))
+    offers = makes_offers(levers)
     for chunk in prange(len(book_bounds) - 1):
         book_first, book_loans = book_bounds[chunk], book_bounds[chunk + 1] - book_bounds[chunk]
         pool_first, pool_loans = pool_bounds[chunk], pool_bounds[chunk + 1] - pool_bounds[chunk]
-        for b in range(transition.shape[0]):
+        for b in range(transitions.shape[0]):
             path = first_path + b
-            # The chunk's opening loans, then its candidate new loans (one call site, so that
-            # LLVM inlines the loan loop).
+            # this path's tables and accumulators (H, ...) for the chunk
+            transition, approve, early_warning = transitions[b], approves[b], early_warnings[b]
+            flows, stocks, ledger = all_flows[chunk, b], all_stocks[chunk, b], all_ledgers[chunk, b]
+            factor_index, factor_weight = factor_indices[b], factor_weights[b]
+            # the chunk's opening loans, then its candidate new loans
             for i in range(book_loans + pool_loans):
                 loan = book_first + i if i < book_loans else pool_first + (i - book_loans)
-                g = segment[loan]
-                t0 = start[loan]
+                segment, tier = book_segment[loan], book_tier[loan]
+                principal, monthly_rate = book_principal[loan], book_monthly_rate[loan]
+                term, instalment = book_term[loan], book_instalment[loan]
+                state, restructurings = book_state[loan], book_restructured[loan]
                 stage, since = opening_stage[loan], opening_since[loan]
+                t0 = start[loan]
                 if t0 >= 0:
                     # a candidate exists on this path if its rank is among the month's
                     # originations; it is on the book, current, at the end of its start month
                     if rank[loan] >= originations[b, t0]:
                         continue
-                    flows[chunk, b, t0, g, ORIGINATED_PRINCIPAL] += principal[loan]
-                    stocks[chunk, b, t0, g, CURRENT, BALANCE] += principal[loan]
-                    stocks[chunk, b, t0, g, CURRENT, ACCOUNTS] += 1
-                    if prov.enabled:
+                    flows[t0, segment, ORIGINATED_PRINCIPAL] += principal
+                    stocks[t0, segment, CURRENT, BALANCE] += principal
+                    stocks[t0, segment, CURRENT, ACCOUNTS] += 1
+                    if rules[ENABLED]:
                         stage = book_provisions(
-                            prov, ledger[chunk, b], t0, g, tier[loan], 0, CURRENT, term[loan],
-                            principal[loan], monthly_rate[loan], factor_index[b, t0],
-                            factor_weight[b, t0], 0, since, -1,
-                        )  # fmt: skip
-                simulate_loan(
-                    loan, g, tier[loan], principal[loan], monthly_rate[loan],
-                    term[loan], instalment[loan], state[loan], restructured[loan],
-                    transition[b], prepay, penalty_multiplier,
-                    recovery_hazard, recovery_quantiles, agency_fee, recovery_window,
-                    levers, approve[b], early_warning[b],
-                    key0, key1, stream, path, t0 + 1, flows[chunk, b], stocks[chunk, b],
-                    prov, factor_index[b], factor_weight[b], ledger[chunk, b], stage, since,
-                )  # fmt: skip
+                            lifetime,
+                            twelve,
+                            rates,
+                            rules,
+                            ledger,
+                            t0,
+                            segment,
+                            tier,
+                            0,
+                            CURRENT,
+                            term,
+                            principal,
+                            monthly_rate,
+                            factor_index[t0],
+                            factor_weight[t0],
+                            0,
+                            since,
+                            -1,
+                        )
+                first_month = t0 + 1
+
+                accrued = np.int64(0)  # interest due and unpaid, penalty interest included
+                penalty = np.int64(0)  # the penalty part of it (waivable on re-instalment)
+                rate = monthly_rate
+                matrix = 1 if restructurings > 0 else 0
+                affordability = 1.0  # miss-probability factor of a re-instalmented loan
+                serious = state >= SERIOUS
+                holiday_left = 0
+                holidays = 0
+                chargeoff_balance = np.int64(0)
+                months_charged_off = 0
+                legal_left = -1  # months to judgement when the loan is in the legal channel
+                for t in range(first_month, transition.shape[0]):
+                    # --- 5. charged-off loans: recovery, by the legal or the agency channel ---
+                    if state == CHARGED_OFF:
+                        if legal_left >= 0:
+                            legal_left -= 1
+                            if legal_left == 0:
+                                judgement = philox4x32_10(
+                                    loan, path, (t << 4) | PURPOSE_LEGAL, stream, key0, key1
+                                )
+                                if np.int64(judgement[1]) < levers.legal_success:
+                                    won = np.int64(
+                                        np.rint(chargeoff_balance * levers.legal_fraction)
+                                    )
+                                    flows[t, segment, RECOVERIES] += won
+                                    ledger[t, segment, tier, TIER_NET_CREDIT_LOSS] -= won
+                                break
+                            continue
+                        if months_charged_off >= recovery_window:
+                            break
+                        months_charged_off += 1
+                        w0, w1, w2, w3 = philox4x32_10(
+                            loan, path, (t << 4) | PURPOSE_BORROWER, stream, key0, key1
+                        )
+                        if np.int64(w0) < recovery_hazard:
+                            fraction = recovery_quantiles[np.int64(w3) >> quantile_shift]
+                            gross = np.int64(np.rint(chargeoff_balance * fraction))
+                            fee = np.int64(np.rint(gross * agency_fee))
+                            flows[t, segment, RECOVERIES] += gross - fee
+                            flows[t, segment, RECOVERY_FEES] += fee
+                            ledger[t, segment, tier, TIER_NET_CREDIT_LOSS] -= gross - fee
+                            break
+                        continue
+
+                    since += 1  # months since the last restructuring, at the end of this month
+                    # --- 2. policy offers: settlement, re-instalment, holiday; early warning ---
+                    if offers and holiday_left == 0:
+                        p0, p1, p2, p3 = philox4x32_10(
+                            loan, path, (t << 4) | PURPOSE_POLICY, stream, key0, key1
+                        )
+                        reinstal = False
+                        if state != CURRENT:
+                            if (
+                                state >= levers.settle_min_state
+                                and np.int64(p0) < levers.settle_accept
+                            ):
+                                cash = np.int64(
+                                    np.rint((principal + accrued) * (1.0 - levers.settle_haircut))
+                                )
+                                principal_part = cash - min(cash, accrued)
+                                flows[t, segment, SETTLED_PRINCIPAL] += principal
+                                flows[t, segment, SETTLEMENT_CASH] += cash
+                                flows[t, segment, SETTLEMENT_LOSS] += principal - principal_part
+                                ledger[t, segment, tier, TIER_NET_CREDIT_LOSS] += (
+                                    principal - principal_part
+                                )
+                                flows[t, segment, MEDIATION_FEE] += np.int64(
+                                    np.rint(cash * levers.mediation_fee)
+                                )
+                                flows[t, segment, SETTLEMENTS] += 1
+                                stocks[t, segment, SETTLED, ACCOUNTS] += 1
+                                break
+                            if (
+                                levers.reinstal_eligible[state]
+                                and restructurings < levers.reinstal_cap
+                                and np.int64(p1) < levers.reinstal_apply[segment]
+                                and np.int64(p2) < approve[t, segment, tier]
+                            ):
+                                reinstal = True
+                            elif (
+                                levers.holiday_eligible[state]
+                                and holidays < levers.holiday_cap
+                                and np.int64(p3) < levers.holiday_take_up
+                            ):
+                                holiday_left = levers.holiday_months
+                        elif early_warning[t, segment] and levers.ew_tier[tier]:
+                            if levers.ew_offer == OFFER_HOLIDAY:
+                                if (
+                                    holidays < levers.holiday_cap
+                                    and np.int64(p3) < levers.ew_take_up
+                                ):
+                                    holiday_left = levers.holiday_months
+                            elif (
+                                levers.ew_offer == OFFER_REINSTALMENT
+                                and restructurings < levers.reinstal_cap
+                                and np.int64(p1) < levers.ew_take_up
+                                and np.int64(p2) < approve[t, segment, tier]
+                            ):
+                                reinstal = True
+                        if holiday_left > 0:
+                            holidays += 1
+                            flows[t, segment, HOLIDAYS_STARTED] += 1
+                        if (
+                            reinstal
+                        ):  # arrears and interest capitalised, a new annuity, back to current
+                            if levers.reinstal_waive:
+                                accrued -= penalty
+                                flows[t, segment, WAIVED_INTEREST] += penalty
+                            penalty = np.int64(0)
+                            principal += accrued
+                            flows[t, segment, CAPITALISED_INTEREST] += accrued
+                            accrued = np.int64(0)
+                            new_instalment = np.int64(
+                                np.rint(principal * levers.reinstal_factor[loan])
+                            )
+                            ratio = new_instalment / instalment if instalment > 0 else 1.0
+                            affordability = levers.affordability[
+                                min(int(ratio * AFFORDABILITY_STEPS), AFFORDABILITY_SIZE - 1)
+                            ]
+                            instalment = new_instalment
+                            rate = monthly_rate * levers.reinstal_rate_multiplier
+                            term = levers.reinstal_term
+                            state = CURRENT
+                            matrix = 1
+                            restructurings += 1
+                            since = 0
+                            flows[t, segment, RESTRUCTURED] += 1
+
+                    flows[t, segment, ACTIVE_ACCOUNTS] += 1
+                    # --- 1. payment holiday: nothing due, interest capitalised, the clock froze ---
+                    if holiday_left > 0:
+                        holiday_left -= 1
+                        interest = np.int64(np.rint(principal * rate))
+                        principal += interest
+                        flows[t, segment, CAPITALISED_INTEREST] += interest
+                        stocks[t, segment, state, BALANCE] += principal
+                        stocks[t, segment, state, ACCOUNTS] += 1
+                        if rules[ENABLED]:
+                            stage = book_provisions(
+                                lifetime,
+                                twelve,
+                                rates,
+                                rules,
+                                ledger,
+                                t,
+                                segment,
+                                tier,
+                                matrix,
+                                state,
+                                term,
+                                principal,
+                                monthly_rate,
+                                factor_index[t],
+                                factor_weight[t],
+                                restructurings,
+                                since,
+                                stage,
+                            )
+                        continue
+
+                    # --- interest accrues (at the penalty rate when delinquent); an instalment ---
+                    interest = np.int64(np.rint(principal * rate))
+                    if state != CURRENT:
+                        flows[t, segment, DELINQUENT_ACCOUNTS] += 1
+                        with_penalty = np.int64(np.rint(principal * (rate * penalty_multiplier)))
+                        penalty += with_penalty - interest
+                        interest = with_penalty
+                    accrued += interest
+                    due = term > 0
+                    if due:
+                        term -= 1
+
+                    # --- 3. prepayment, then the transition draw (4. collections are in the row ---
+                    w0, w1, w2, w3 = philox4x32_10(
+                        loan, path, (t << 4) | PURPOSE_BORROWER, stream, key0, key1
+                    )
+                    if state == CURRENT and np.int64(w0) < prepay[segment]:
+                        flows[t, segment, PREPAID_PRINCIPAL] += principal
+                        flows[t, segment, COLLECTED_INTEREST] += accrued
+                        stocks[t, segment, PAID_OFF, ACCOUNTS] += 1
+                        break
+
+                    row = transition[t, segment, tier, matrix, state]
+                    paid = 0  # instalments paid this month
+                    if state == CURRENT:
+                        miss = row[MISS]
+                        if matrix == 1 and affordability != 1.0:
+                            miss = min(np.int64(np.floor(miss * affordability)), ALWAYS)
+                        if np.int64(w1) >= miss:
+                            paid = 1
+                        elif np.int64(w2) < levers.grace_cure[tier]:  # paid within the grace days
+                            paid = 1
+                            flows[t, segment, GRACE_CURES] += 1
+                        else:
+                            state = M1
+                    else:
+                        destination = CURRENT
+                        for w in range(
+                            row.shape[0]
+                        ):  # worst first: charged_off, M6, ..., M1, current
+                            if np.int64(w1) < row[w]:
+                                destination = CHARGED_OFF - w
+                                break
+                        if (
+                            destination < state
+                        ):  # cure, fully or partly: arrears paid down, plus the due one
+                            paid = state - destination + (1 if due else 0)
+                            state = destination
+                        elif (
+                            destination == state and due
+                        ):  # pays the instalment due, arrears unchanged
+                            paid = 1
+                        else:  # roll (or, after maturity, the debt ages a bucket a month)
+                            state = state + 1 if state < M6 else CHARGED_OFF
+
+                    if paid > 0:
+                        interest_part, principal_part = payment(
+                            paid, instalment, principal, accrued, state == CURRENT and term == 0
+                        )
+                        accrued -= interest_part
+                        penalty = min(penalty, accrued)  # penalty interest is paid last
+                        principal -= principal_part
+                        flows[t, segment, COLLECTED_INTEREST] += interest_part
+                        flows[t, segment, COLLECTED_PRINCIPAL] += principal_part
+                        if principal == 0 and accrued == 0:
+                            stocks[t, segment, PAID_OFF, ACCOUNTS] += 1
+                            break
+
+                    if state == CHARGED_OFF:  # past 180 DPD: written off, into recovery
+                        flows[t, segment, CHARGEOFF_PRINCIPAL] += principal
+                        flows[t, segment, CHARGEOFF_INTEREST] += accrued
+                        ledger[t, segment, tier, TIER_NET_CREDIT_LOSS] += principal
+                        stocks[t, segment, CHARGED_OFF, ACCOUNTS] += 1
+                        chargeoff_balance = principal + accrued
+                        principal = np.int64(0)
+                        accrued = np.int64(0)
+                        if levers.legal_share > 0 and chargeoff_balance >= levers.legal_min_balance:
+                            filing = philox4x32_10(
+                                loan, path, (t << 4) | PURPOSE_LEGAL, stream, key0, key1
+                            )
+                            if np.int64(filing[0]) < levers.legal_share:
+                                legal_left = levers.legal_lag
+                                flows[t, segment, LEGAL_CASES] += 1
+                                flows[t, segment, LEGAL_COST] += levers.legal_filing_cost
+                        continue
+
+                    # --- 6. first serious delinquency: reported to the credit bureau ---
+                    if state >= SERIOUS and not serious:
+                        serious = True
+                        flows[t, segment, NEW_SERIOUS_DELINQUENCIES] += 1
+                    stocks[t, segment, state, BALANCE] += principal
+                    stocks[t, segment, state, ACCOUNTS] += 1
+                    if rules[ENABLED]:
+                        stage = book_provisions(
+                            lifetime,
+                            twelve,
+                            rates,
+                            rules,
+                            ledger,
+                            t,
+                            segment,
+                            tier,
+                            matrix,
+                            state,
+                            term,
+                            principal,
+                            monthly_rate,
+                            factor_index[t],
+                            factor_weight[t],
+                            restructurings,
+                            since,
+                            stage,
+                        )
 
 
 def new_ledger(shape: tuple[int, ...], tiers: int) -> np.ndarray:
@@ -454,6 +576,7 @@ def run_block(
         raise ValueError("the levers were built for another book")
     chunks = flows.shape[0]
     n, opening = len(book.principal), book.opening_loans
+    prov = tables.provisions
     if ledger is None:  # provisions not wanted: a scratch ledger
         ledger = new_ledger(flows.shape[:4], len(tables.levers.grace_cure))
     book_bounds = np.linspace(0, opening, chunks + 1).astype(np.int64)
@@ -466,6 +589,7 @@ def run_block(
         tables.agency_fee, tables.recovery_window,
         levers, tables.path_levers.reinstal_approve, tables.path_levers.ew_active,
         tables.originations, tables.key[0], tables.key[1], tables.stream, flows, stocks,
-        tables.provisions, tables.factor_position.lower, tables.factor_position.weight,
+        prov.lifetime.ravel(), prov.twelve_month.ravel(), prov.reference_rate.ravel(),
+        kernel_rules(prov), tables.factor_position.lower, tables.factor_position.weight,
         book.opening_stage, book.opening_since, ledger,
     )  # fmt: skip

@@ -79,3 +79,27 @@ def factor_position(provisions: ProvisionTables, eta: np.ndarray) -> FactorPosit
     x = (np.asarray(eta, dtype=np.float64) - provisions.grid_start) / provisions.grid_step
     index = np.clip(np.floor(x), 0, provisions.grid_points - 2).astype(np.int64)
     return FactorPosition(index, np.clip(x - index, 0.0, 1.0))
+
+
+# The Numba kernel reads the tables flat, with their sizes and the rules in one small integer
+# array: a few 1-D arrays pass cheaply into the loan loop, a tuple of 9-D arrays does not.
+ENABLED, STAGE_2, STAGE_3, PROBATION, OBSERVATION, FLOOR, OVERDUE_FLOOR = range(7)
+MAX_TERM_AT, LEGAL_MIN_AT, CATEGORY_AT = 7, 8, 9  # CATEGORY_AT + state: the state's category
+SIZES_AT = CATEGORY_AT + 7  # G, T, M, S, S3, N, L, E
+N_RULES = SIZES_AT + 8
+
+
+def kernel_rules(provisions: ProvisionTables) -> np.ndarray:
+    """The rules and table sizes as one int64 array (``*_AT`` and the indices above)."""
+    rules = np.zeros(N_RULES, np.int64)
+    rules[:OVERDUE_FLOOR + 1] = (
+        provisions.enabled, provisions.stage_2_state, provisions.stage_3_state,
+        provisions.probation_months, provisions.observation_months,
+        provisions.restructured_floor, provisions.restructured_overdue_floor,
+    )  # fmt: skip
+    rules[MAX_TERM_AT] = provisions.max_term
+    rules[LEGAL_MIN_AT] = provisions.legal_min_balance
+    rules[CATEGORY_AT : CATEGORY_AT + 7] = provisions.category
+    _, g, t, m, s, n, legal, e, _ = provisions.lifetime.shape
+    rules[SIZES_AT : SIZES_AT + 8] = (g, t, m, s, provisions.twelve_month.shape[4], n, legal, e)
+    return rules

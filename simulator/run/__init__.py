@@ -71,6 +71,7 @@ def simulate(
     client: Client | None = None,
     run_dir: str | Path | None = None,
     resume: bool = False,
+    provisions: bool = True,
 ) -> xr.Dataset:
     """Simulate the book under every scenario and policy; return the Dataset of SPEC 6.
 
@@ -88,6 +89,9 @@ def simulate(
     reused and only the others are computed; different inputs raise :class:`InputError`. An
     existing ``run_dir`` without ``resume`` is an error. Remove the directory once the result is
     saved (the CLI does).
+
+    ``provisions``: book the IFRS 9 stages, the ECL allowance, the regulatory categories and
+    capital on every path (SPEC 10; the default); False leaves those variables out.
     """
     check_arguments(
         engine=engine, paths=paths, block_paths=block_paths, seed=seed, resume=resume,
@@ -95,7 +99,7 @@ def simulate(
     )  # fmt: skip
     run = resolve_inputs(
         portfolio, scenarios, policies, model=model, treasury=treasury, horizon=horizon,
-        seed=seed, engine=engine,
+        seed=seed, engine=engine, provisions=provisions,
     )  # fmt: skip
     plan = plan_blocks(run.inputs, paths, block_paths)
     store = open_store(run, plan, run_dir, resume=resume)

@@ -190,6 +190,11 @@ blocks come scenario by scenario and policy by policy; a Dask worker may see the
 and a process that runs the same stress test again (a benchmark, a notebook) reuses them."""
 
 
+def clear_provisions_cache() -> None:
+    """Forget the ECL tables built so far (benchmarks time a first run with it)."""
+    _PROVISIONS.clear()
+
+
 def provisions_of(inputs: RunInputs, scenario: int, policy: int) -> tuple[ProvisionTables, int]:
     """The ECL tables of a (scenario, policy) and its opening allowance in fen, built once per
     process (a pure function of the inputs: any worker builds the same)."""

@@ -31,6 +31,8 @@ into integer thresholds or tables beforehand (``tables``, ``levers``), so that
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 from numba import prange
 
@@ -86,16 +88,23 @@ from simulator.engine.layout import (
 )
 from simulator.provisions.tables import (
     CATEGORY_AT,
+    E_AT,
     ENABLED,
     FLOOR,
+    G_AT,
+    L_AT,
     LEGAL_MIN_AT,
+    M_AT,
     MAX_TERM_AT,
+    N_AT,
     OBSERVATION,
     OVERDUE_FLOOR,
     PROBATION,
-    SIZES_AT,
+    S3_AT,
+    S_AT,
     STAGE_2,
     STAGE_3,
+    T_AT,
     kernel_rules,
 )
 from simulator.rng import philox4x32_10
@@ -137,47 +146,61 @@ def ecl_fen(lifetime, twelve, rates, rules, stage, t, segment, tier, matrix, sta
     at the path's factor (``e``, ``w``)."""
     n = min(term, rules[MAX_TERM_AT])
     legal = 1 if rules[LEGAL_MIN_AT] > 0 and principal >= rules[LEGAL_MIN_AT] else 0
-    sizes = rules[SIZES_AT:]
-    table, states = (twelve, sizes[4]) if stage == 0 else (lifetime, sizes[3])
-    cell = (t + 1) * sizes[0] + segment
-    cell = ((cell * sizes[1] + tier) * sizes[2] + matrix) * states + state
-    cell = ((cell * sizes[5] + n) * sizes[6] + legal) * sizes[7] + e
-    at = 2 * cell
-    value = table[at] + w * (table[at + 2] - table[at])
-    slope = table[at + 1] + w * (table[at + 3] - table[at + 1])
-    rate = value + (monthly_rate - rates[segment * sizes[1] + tier]) * slope
+    table, states = (twelve, rules[S3_AT]) if stage == 0 else (lifetime, rules[S_AT])
+    cell = (segment * rules[T_AT] + tier) * rules[M_AT] + matrix
+    cell = ((cell * states + state) * rules[N_AT] + n) * rules[L_AT] + legal
+    cells = rules[G_AT] * rules[T_AT] * rules[M_AT] * states * rules[N_AT] * rules[L_AT]
+    at = 4 * (((t + 1) * rules[E_AT] + e) * cells + cell)  # both grid points, side by side
+    value = np.float64(table[at]) + w * (np.float64(table[at + 2]) - np.float64(table[at]))
+    slope = np.float64(table[at + 1]) + w * (np.float64(table[at + 3]) - np.float64(table[at + 1]))
+    rate = value + (monthly_rate - rates[segment * rules[T_AT] + tier]) * slope
     return np.int64(np.rint(principal * rate))
 
 
 @inline_jit
-def book_provisions(lifetime, twelve, rates, rules, ledger, t, segment, tier, matrix, state,
+def book_provisions(lifetime, twelve, rates, rules, ledger, flows, t, segment, tier, matrix, state,
                     term, principal, monthly_rate, e, w, restructurings, since,
                     previous):  # fmt: skip
     """Stage and allowance of an active loan at the end of month ``t`` into ``ledger``
     (H, G, T, L), and the rare entries (probation, category floors, stage changes); returns
     the stage (the next month's ``previous``; -1: a new loan, no previous stage)."""
     cell = ledger[t, segment, tier]
+    rare = flows[t, segment]
     by_state = 2 if state >= rules[STAGE_3] else (1 if state >= rules[STAGE_2] else 0)
     stage = by_state
     if restructurings > 0:
         if by_state == 0 and since < rules[PROBATION]:
             stage = 1
-            cell[PROBATION_ACCOUNTS] += 1
+            rare[PROBATION_ACCOUNTS] += 1
         if since < rules[OBSERVATION]:
             category = rules[CATEGORY_AT + state]
             floor = rules[FLOOR] if state == CURRENT else rules[OVERDUE_FLOOR]
             if floor > category:
-                cell[CATEGORY_RAISED_FROM + category] += principal
-                cell[CATEGORY_RAISED_TO + floor] += principal
+                rare[CATEGORY_RAISED_FROM + category] += principal
+                rare[CATEGORY_RAISED_TO + floor] += principal
     cell[STAGE_BALANCE + 2 * stage] += principal
-    cell[ALLOWANCE + 2 * stage] += ecl_fen(lifetime, twelve, rates, rules, stage, t, segment,
-                                           tier, matrix, state, term, principal, monthly_rate,
-                                           e, w)  # fmt: skip
+    cell[ALLOWANCE + 2 * stage] += ecl_fen(
+        lifetime,
+        twelve,
+        rates,
+        rules,
+        stage,
+        t,
+        segment,
+        tier,
+        matrix,
+        state,
+        term,
+        principal,
+        monthly_rate,
+        e,
+        w,
+    )
     if previous != stage:
         if previous < 0:
-            cell[NEW_ACCOUNTS] += 1
+            rare[NEW_ACCOUNTS] += 1
         else:
-            cell[STAGE_TRANSFERS + 3 * previous + stage] += 1
+            rare[STAGE_TRANSFERS + 3 * previous + stage] += 1
     return stage
 
 
@@ -221,6 +244,7 @@ def _run_block(
     opening_stage,
     opening_since,
     all_ledgers,
+    order,
 ):
     """The loan loop of SPEC 4: every loan of a chunk on every path of the block, month by
     month, in local variables (no per-loan history is stored; a closed loan stops costing
@@ -238,7 +262,9 @@ def _run_block(
             factor_index, factor_weight = factor_indices[b], factor_weights[b]
             # the chunk's opening loans, then its candidate new loans
             for i in range(book_loans + pool_loans):
-                loan = book_first + i if i < book_loans else pool_first + (i - book_loans)
+                loan = (
+                    order[book_first + i] if i < book_loans else order[pool_first + i - book_loans]
+                )
                 segment, tier = book_segment[loan], book_tier[loan]
                 principal, monthly_rate = book_principal[loan], book_monthly_rate[loan]
                 term, instalment = book_term[loan], book_instalment[loan]
@@ -260,6 +286,7 @@ def _run_block(
                             rates,
                             rules,
                             ledger,
+                            flows,
                             t0,
                             segment,
                             tier,
@@ -420,6 +447,7 @@ def _run_block(
                                 rates,
                                 rules,
                                 ledger,
+                                flows,
                                 t,
                                 segment,
                                 tier,
@@ -535,6 +563,7 @@ def _run_block(
                             rates,
                             rules,
                             ledger,
+                            flows,
                             t,
                             segment,
                             tier,
@@ -549,6 +578,21 @@ def _run_block(
                             since,
                             stage,
                         )
+
+
+def loan_order(book: Book, bounds: np.ndarray) -> np.ndarray:
+    """The order in which a chunk runs its loans: within each chunk (``bounds``), by segment,
+    tier, matrix, state and term, so that loan after loan reads the same table rows (the
+    transition thresholds, the ECL tables) from the cache. Only the order changes: each loan
+    keeps its index, hence its random draws, and the totals are sums of integers."""
+    key = (
+        (book.segment.astype(np.int64) * 64 + book.tier) * 2 + (book.restructured > 0)
+    ) * 8 + book.state
+    key = key * 1024 + np.minimum(book.remaining_term, 1023)
+    order = np.empty(len(key), np.int64)
+    for first, last in itertools.pairwise(bounds):
+        order[first:last] = first + np.argsort(key[first:last], kind="stable")
+    return order
 
 
 def new_ledger(shape: tuple[int, ...], tiers: int) -> np.ndarray:
@@ -581,6 +625,7 @@ def run_block(
         ledger = new_ledger(flows.shape[:4], len(tables.levers.grace_cure))
     book_bounds = np.linspace(0, opening, chunks + 1).astype(np.int64)
     pool_bounds = np.linspace(opening, n, chunks + 1).astype(np.int64)
+    order = loan_order(book, np.concatenate([book_bounds, pool_bounds[1:]]))
     _run_block(
         book.segment, book.tier, book.principal, book.monthly_rate, book.remaining_term,
         book.instalment, book.state, book.restructured, book.start, book.rank,
@@ -590,6 +635,7 @@ def run_block(
         levers, tables.path_levers.reinstal_approve, tables.path_levers.ew_active,
         tables.originations, tables.key[0], tables.key[1], tables.stream, flows, stocks,
         prov.lifetime.ravel(), prov.twelve_month.ravel(), prov.reference_rate.ravel(),
-        kernel_rules(prov), tables.factor_position.lower, tables.factor_position.weight,
-        book.opening_stage, book.opening_since, ledger,
+        tuple(kernel_rules(prov).tolist()),
+        tables.factor_position.lower, tables.factor_position.weight,
+        book.opening_stage, book.opening_since, ledger, order,
     )  # fmt: skip

@@ -196,7 +196,8 @@ class MonthTotals:
 
 
 class Ledger:
-    """Provisions of one path-month: ``ledger[t]`` (G, T, L) by segment and tier.
+    """Provisions of one path-month: ``ledger[t]`` (G, T, L) by segment and tier, and the rare
+    entries in the month's flows (G, F).
 
     At the end of the month every loan on the book is staged (stage 3 from the stage-3 bucket,
     stage 2 from the stage-2 bucket or while in probation after a restructuring, else stage 1)
@@ -206,9 +207,17 @@ class Ledger:
     stage 1 and the lifetime table otherwise (``provisions.tables``).
     """
 
-    def __init__(self, ledger: np.ndarray, prov: ProvisionTables, t: int, segment: np.ndarray,
-                 tier: np.ndarray, factor: tuple[int, float]) -> None:  # fmt: skip
-        self.ledger, self.prov, self.t = ledger, prov, t
+    def __init__(
+        self,
+        ledger: np.ndarray,
+        flows: np.ndarray,
+        prov: ProvisionTables,
+        t: int,
+        segment: np.ndarray,
+        tier: np.ndarray,
+        factor: tuple[int, float],
+    ) -> None:
+        self.ledger, self.flows, self.prov, self.t = ledger, flows, prov, t
         self.segment, self.tier = segment, tier
         self.e, self.w = factor
 
@@ -244,19 +253,16 @@ class Ledger:
         cells = (g, k)
         np.add.at(self.ledger, (*cells, STAGE_BALANCE + 2 * stage), principal)
         np.add.at(self.ledger, (*cells, ALLOWANCE + 2 * stage), ecl)
-        np.add.at(self.ledger[:, :, PROBATION_ACCOUNTS], (g[probation], k[probation]), 1)
-        raised_cells = (g[raised], k[raised])
-        np.add.at(self.ledger, (*raised_cells, CATEGORY_RAISED_FROM + category[raised]),
-                  principal[raised])  # fmt: skip
-        np.add.at(self.ledger, (*raised_cells, CATEGORY_RAISED_TO + floor[raised]),
-                  principal[raised])  # fmt: skip
+        rare = self.flows
+        np.add.at(rare[:, PROBATION_ACCOUNTS], g[probation], 1)
+        np.add.at(rare, (g[raised], CATEGORY_RAISED_FROM + category[raised]), principal[raised])
+        np.add.at(rare, (g[raised], CATEGORY_RAISED_TO + floor[raised]), principal[raised])
         if previous is None:
-            np.add.at(self.ledger[:, :, NEW_ACCOUNTS], cells, 1)
+            np.add.at(rare[:, NEW_ACCOUNTS], g, 1)
         else:
             before = previous[idx]
             moved = before != stage
-            np.add.at(self.ledger, (g[moved], k[moved], STAGE_TRANSFERS + 3 * before[moved]
-                                    + stage[moved]), 1)  # fmt: skip
+            np.add.at(rare, (g[moved], STAGE_TRANSFERS + 3 * before[moved] + stage[moved]), 1)
         loans.stage[idx] = stage
 
     def _ecl(self, stage: np.ndarray, g: np.ndarray, k: np.ndarray, m: np.ndarray,
@@ -266,12 +272,13 @@ class Ledger:
         n = np.minimum(term, prov.max_term)
         legal = ((prov.legal_min_balance > 0) & (principal >= prov.legal_min_balance)).astype(int)
         twelve = stage == 0
-        cells = np.empty((len(stage), prov.lifetime.shape[-2], 2))
+        cells = np.empty((len(stage), 4), np.float32)  # (value, slope) at e and at e + 1
         key = (g, k, m, state, n, legal)
-        cells[twelve] = prov.twelve_month[t + 1][tuple(x[twelve] for x in key)]
-        cells[~twelve] = prov.lifetime[t + 1][tuple(x[~twelve] for x in key)]
-        value = cells[:, e, 0] + w * (cells[:, e + 1, 0] - cells[:, e, 0])
-        slope = cells[:, e, 1] + w * (cells[:, e + 1, 1] - cells[:, e, 1])
+        for table, rows in ((prov.twelve_month, twelve), (prov.lifetime, ~twelve)):
+            cells[rows] = table[t + 1, e][tuple(x[rows] for x in key)]
+        c = cells.astype(np.float64)
+        value = c[:, 0] + w * (c[:, 2] - c[:, 0])
+        slope = c[:, 1] + w * (c[:, 3] - c[:, 1])
         rate = value + (monthly_rate - prov.reference_rate[g, k]) * slope
         return fen(principal * rate)
 
@@ -364,7 +371,9 @@ def run_block(
         for t in range(tables.horizon):
             month = MonthTotals(month_flows[t], month_stocks[t], segment)
             factor = (int(position.lower[b, t]), float(position.weight[b, t]))
-            provisions = Ledger(ledger[0, b, t], tables.provisions, t, segment, tier, factor)
+            provisions = Ledger(
+                ledger[0, b, t], month_flows[t], tables.provisions, t, segment, tier, factor
+            )
             w0, w1, w2, w3 = borrower_words(n, path, t, stream, key)
 
             # Who is where at the start of the month: active loans (current or M1..M6) go

@@ -40,6 +40,12 @@ FLOWS: tuple[str, ...] = (
     "settlements",
     "legal_cases",
     "new_serious_delinquencies",
+    # provisions (see the ledger below): the rare entries, by segment
+    "probation_accounts",
+    *(f"category_raised_from_{c}" for c in range(5)),
+    *(f"category_raised_to_{c}" for c in range(5)),
+    *(f"stage_transfer_{a}_{b}" for a in range(3) for b in range(3)),
+    "new_accounts",
 )
 """Per-month flows: money in fen, then account-months and event counts."""
 
@@ -83,20 +89,21 @@ PURPOSE_LEGAL = 2  # legal action at charge-off (word 0) and its outcome at judg
 PURPOSE_MACRO = 15  # the systematic factor of a path-month
 
 # --- provisions: per (chunk, path in block, month, segment, tier), the ledger ----------------
-# ``ledger[chunk, path, month, segment, tier, LEDGER]``. Every loan on the book adds, at the end
-# of each month, its principal and its ECL to its stage (two adjacent fields: one cache line).
-# The rest is rare and derived from the stocks in aggregation: loans raised to stage 2 by a
-# restructuring's probation alone; principal raised to a category floor by a restructuring's
-# observation period (by the category of its bucket and the floor); loans whose stage changed
-# (from, to); new loans; and the month's net credit loss, for losses by tier.
+# ``ledger[chunk, path, month, segment, tier, LEDGER]``: every loan on the book adds, at the end
+# of each month, its principal and its ECL to its stage (two adjacent fields: one cache line),
+# and the month's net credit loss goes there too, for losses by tier. What is rare and needs no
+# tier - loans raised to stage 2 by a restructuring's probation alone, principal raised to a
+# category floor by its observation period (by the category of the bucket and the floor), loans
+# whose stage changed (from, to), new loans - are flows (``PROVISION_FLOWS``): the ledger stays
+# small, and so does the memory it is zeroed and summed in.
 N_STAGES = 3
 N_CATEGORIES = 5
 STAGE_BALANCE = 0  # + 2 * stage
 ALLOWANCE = 1  # + 2 * stage
-PROBATION_ACCOUNTS = 2 * N_STAGES
-CATEGORY_RAISED_FROM = PROBATION_ACCOUNTS + 1  # + category of the loan's bucket
-CATEGORY_RAISED_TO = CATEGORY_RAISED_FROM + N_CATEGORIES  # + the floor it is raised to
-STAGE_TRANSFERS = CATEGORY_RAISED_TO + N_CATEGORIES  # + 3 * from_stage + to_stage (from != to)
-NEW_ACCOUNTS = STAGE_TRANSFERS + N_STAGES * N_STAGES
-TIER_NET_CREDIT_LOSS = NEW_ACCOUNTS + 1
+TIER_NET_CREDIT_LOSS = 2 * N_STAGES
 N_LEDGER = TIER_NET_CREDIT_LOSS + 1
+PROBATION_ACCOUNTS = FLOW["probation_accounts"]
+CATEGORY_RAISED_FROM = FLOW["category_raised_from_0"]  # + category of the loan's bucket
+CATEGORY_RAISED_TO = FLOW["category_raised_to_0"]  # + the floor it is raised to
+STAGE_TRANSFERS = FLOW["stage_transfer_0_0"]  # + 3 * from_stage + to_stage (from != to)
+NEW_ACCOUNTS = FLOW["new_accounts"]

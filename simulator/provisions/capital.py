@@ -30,14 +30,9 @@ from simulator.engine.layout import (
     ACCOUNTS,
     ALLOWANCE,
     BALANCE,
-    CATEGORY_RAISED_FROM,
-    CATEGORY_RAISED_TO,
     N_CATEGORIES,
     N_STAGES,
-    NEW_ACCOUNTS,
-    PROBATION_ACCOUNTS,
     STAGE_BALANCE,
-    STAGE_TRANSFERS,
 )
 from simulator.engine.tables import base_probits, beta_quantiles
 from simulator.inputs.accounting import NON_PERFORMING, CapitalRules, ProvisionRules
@@ -126,13 +121,13 @@ def book_accounts(
     below = (rwa > 0) & (capital < rules.minimum_ratio * rwa)
     horizon = below.shape[1]
     active = stocks[:, :, :, : len(ACTIVE_STATES)].sum(axis=2)  # (P, H, 7, 2)
-    accounts = _stage_accounts(active[..., ACCOUNTS], ledger, provisions)
+    accounts = _stage_accounts(active[..., ACCOUNTS], flows, provisions)
     return Books(
         stage_balance=stage_balance,
         stage_accounts=accounts,
-        stage_transfers=_transfers(accounts, ledger),
+        stage_transfers=_transfers(accounts, flows),
         allowance=allowance,
-        category_balance=_categories(active[..., BALANCE], ledger, provisions),
+        category_balance=_categories(active[..., BALANCE], flows, provisions),
         credit_loss_expense=expense,
         lifetime_net_loss=net_loss.sum(axis=1) + total[:, -1],
         tier_net_credit_loss=tier_loss,
@@ -150,41 +145,40 @@ def _stage_by_state(provisions: ProvisionRules) -> np.ndarray:
 
 
 def _stage_accounts(
-    accounts: np.ndarray, by_stage: np.ndarray, provisions: ProvisionRules
+    accounts: np.ndarray, flows: dict[str, np.ndarray], provisions: ProvisionRules
 ) -> np.ndarray:
     """Loans by stage (P, H, 3): by their bucket, and those raised to stage 2 by probation."""
     out = np.zeros((*accounts.shape[:2], N_STAGES), np.int64)
     for state, stage in enumerate(_stage_by_state(provisions)):
         out[..., stage] += accounts[..., state]
-    raised = by_stage[..., PROBATION_ACCOUNTS]
+    raised = flows["probation_accounts"]
     out[..., 0] -= raised
     out[..., 1] += raised
     return out
 
 
 def _categories(
-    balance: np.ndarray, by_stage: np.ndarray, provisions: ProvisionRules
+    balance: np.ndarray, flows: dict[str, np.ndarray], provisions: ProvisionRules
 ) -> np.ndarray:
     """Principal by category (P, H, 5): by bucket, moved up to the floors of observation."""
     out = np.zeros((*balance.shape[:2], N_CATEGORIES), np.int64)
     for state, category in enumerate(provisions.category):
         out[..., category] += balance[..., state]
-    out -= by_stage[..., CATEGORY_RAISED_FROM : CATEGORY_RAISED_FROM + N_CATEGORIES]
-    out += by_stage[..., CATEGORY_RAISED_TO : CATEGORY_RAISED_TO + N_CATEGORIES]
+    for c in range(N_CATEGORIES):
+        out[..., c] += flows[f"category_raised_to_{c}"] - flows[f"category_raised_from_{c}"]
     return out
 
 
-def _transfers(accounts: np.ndarray, by_stage: np.ndarray) -> np.ndarray:
+def _transfers(accounts: np.ndarray, flows: dict[str, np.ndarray]) -> np.ndarray:
     """Loans by (stage last month, stage this month) (P, H, 3, 3); the diagonal (loans that
     stayed) is what is left of this month's stage once the arrivals and new loans are out."""
-    moves = (
-        by_stage[..., STAGE_TRANSFERS : STAGE_TRANSFERS + N_STAGES**2]
-        .reshape((*by_stage.shape[:2], N_STAGES, N_STAGES))
-        .copy()
-    )
-    arrivals = moves.sum(axis=2) - np.einsum("phii->phi", moves)
-    stayed = accounts - arrivals
-    stayed[..., 0] -= by_stage[..., NEW_ACCOUNTS]
+    moves = np.zeros((*accounts.shape, N_STAGES), np.int64)
+    for a in range(N_STAGES):
+        for b in range(N_STAGES):
+            if a != b:
+                moves[..., a, b] = flows[f"stage_transfer_{a}_{b}"]
+    stayed = accounts - moves.sum(axis=2)
+    stayed[..., 0] -= flows["new_accounts"]
     for s in range(N_STAGES):
         moves[..., s, s] = stayed[..., s]
     return moves

@@ -516,11 +516,11 @@ def opening_ecl(ecl: EclTables, book: Book, lifetime: bool = False) -> np.ndarra
 
 
 def provision_tables(ecl: EclTables, rules: ProvisionRules) -> ProvisionTables:
-    """The kernels' inputs for one scenario and policy."""
+    """The kernels' inputs for one scenario and policy: the tables in their lookup layout."""
     return ProvisionTables(
         enabled=True,
-        lifetime=ecl.lifetime,
-        twelve_month=ecl.twelve_month,
+        lifetime=lookup_layout(ecl.lifetime),
+        twelve_month=lookup_layout(ecl.twelve_month),
         reference_rate=np.ascontiguousarray(ecl.reference_rate, dtype=np.float64),
         max_term=ecl.max_term,
         legal_min_balance=ecl.legal_min_balance,
@@ -535,6 +535,16 @@ def provision_tables(ecl: EclTables, rules: ProvisionRules) -> ProvisionTables:
         grid_step=ecl.grid.step,
         grid_points=len(ecl.grid.points),
     )
+
+
+def lookup_layout(table: np.ndarray) -> np.ndarray:
+    """(T, G, K, M, S, N, L, E, 2) -> (T, E - 1, G, K, M, S, N, L, 4) float32: for the factor
+    between grid points e and e + 1, a cell holds (value, slope) at both, so that a lookup
+    reads one 16-byte piece, and all the loans of a path-month read one block in which the
+    cells sit side by side. (Measured: the lookup's cost was its cache misses; float32 keeps 7
+    significant digits, far below the tables' approximations.)"""
+    pairs = np.concatenate([table[..., :-1, :], table[..., 1:, :]], axis=-1)  # (.., E-1, 4)
+    return np.ascontiguousarray(np.moveaxis(pairs, 7, 1), dtype=np.float32)
 
 
 def ecl_for_book(model: Model, scenario: Scenario, policy: Policy, levers: Levers, book: Book,

@@ -29,8 +29,9 @@ class ProvisionTables(NamedTuple):
     """Kernel inputs of provisions for one scenario and policy (``enabled`` False: none)."""
 
     enabled: bool
-    lifetime: np.ndarray  # (H + 1, G, K, M, S, N, L, E, 2) float64
-    twelve_month: np.ndarray  # (H + 1, G, K, M, S3, N, L, E, 2)
+    lifetime: np.ndarray  # (H + 1, E - 1, G, K, M, S, N, L, 4) float32: value and rate slope
+    # at the grid points e and e + 1 (``provisions.ecl.lookup_layout``)
+    twelve_month: np.ndarray  # (H + 1, E - 1, G, K, M, S3, N, L, 4)
     reference_rate: np.ndarray  # (G, K) monthly
     max_term: int
     legal_min_balance: int  # fen (0: the legal index is always 0)
@@ -81,11 +82,13 @@ def factor_position(provisions: ProvisionTables, eta: np.ndarray) -> FactorPosit
     return FactorPosition(index, np.clip(x - index, 0.0, 1.0))
 
 
-# The Numba kernel reads the tables flat, with their sizes and the rules in one small integer
-# array: a few 1-D arrays pass cheaply into the loan loop, a tuple of 9-D arrays does not.
+# The Numba kernel reads the tables flat, with their sizes and the rules in one tuple of
+# integers (values, not an array: they stay in registers, where an array's would be loaded
+# again after every store to the accumulators, which might alias it).
 ENABLED, STAGE_2, STAGE_3, PROBATION, OBSERVATION, FLOOR, OVERDUE_FLOOR = range(7)
 MAX_TERM_AT, LEGAL_MIN_AT, CATEGORY_AT = 7, 8, 9  # CATEGORY_AT + state: the state's category
 SIZES_AT = CATEGORY_AT + 7  # G, T, M, S, S3, N, L, E
+G_AT, T_AT, M_AT, S_AT, S3_AT, N_AT, L_AT, E_AT = range(SIZES_AT, SIZES_AT + 8)
 N_RULES = SIZES_AT + 8
 
 
@@ -100,6 +103,6 @@ def kernel_rules(provisions: ProvisionTables) -> np.ndarray:
     rules[MAX_TERM_AT] = provisions.max_term
     rules[LEGAL_MIN_AT] = provisions.legal_min_balance
     rules[CATEGORY_AT : CATEGORY_AT + 7] = provisions.category
-    _, g, t, m, s, n, legal, e, _ = provisions.lifetime.shape
-    rules[SIZES_AT : SIZES_AT + 8] = (g, t, m, s, provisions.twelve_month.shape[4], n, legal, e)
+    _, e, g, t, m, s, n, legal, _ = provisions.lifetime.shape  # e: grid intervals
+    rules[SIZES_AT : SIZES_AT + 8] = (g, t, m, s, provisions.twelve_month.shape[5], n, legal, e)
     return rules

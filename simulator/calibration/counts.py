@@ -5,8 +5,9 @@ the next (the *period*, named by that next month and the path). Its row is the m
 segment, score tier and normal/restructured matrix from the earlier month, and the state it
 left. What the model's rows cannot explain is left out, and counted, not hidden:
 
-* a current loan whose last instalment falls due (its payment closes it, so a payment and a
-  prepayment look the same), when ``remaining_term`` is known;
+* a current loan whose next instalment repays it - its last (``remaining_term`` <= 1), or one
+  larger than what it owes (``principal`` plus a month's interest, after catching up arrears):
+  its payment closes it, so a payment and a prepayment look the same;
 * a delinquent loan past maturity (nothing falls due, so a "stay" ages it: stay and roll are one);
 * a move to ``settled`` (a policy outcome) and the month a loan is restructured (the policy moved
   it: from then on it is on the restructured matrix).
@@ -77,11 +78,11 @@ def transitions(panel: Panel) -> Transitions:
     term = panel.remaining_term[i]
     known = term >= 0
     restructured_now = panel.restructured[i + 1] > panel.restructured[i]
-    last_instalment = (before == CURRENT) & known & (term <= 1)
+    last_instalment = (before == CURRENT) & (known & (term <= 1) | _repays(panel, i))
     past_maturity = (before > CURRENT) & known & (term == 0)
     settled = after == SETTLED
     excluded = {
-        "last instalment due (payment and prepayment look alike)": last_instalment,
+        "current, next instalment repays it (payment and prepayment look alike)": last_instalment,
         "delinquent past maturity (stay and roll are one)": past_maturity & ~last_instalment,
         "settled": settled & ~last_instalment & ~past_maturity,
         "restructured in the month": restructured_now
@@ -123,6 +124,13 @@ def transitions(panel: Panel) -> Transitions:
         prepay_at_risk=prepay_at_risk.reshape(U, G),
         excluded={k: int(v.sum()) for k, v in excluded.items()},
     )
+
+
+def _repays(panel: Panel, i: np.ndarray) -> np.ndarray:
+    """Loans whose instalment covers principal and a month's interest (where both are known)."""
+    owed = panel.principal[i] * (1 + np.nan_to_num(panel.annual_rate[i]) / 12)
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(panel.instalment[i]) & (owed <= panel.instalment[i] + 0.005)
 
 
 @dataclass(frozen=True)

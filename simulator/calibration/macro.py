@@ -64,6 +64,7 @@ def load_macro(path: str | Path, model: Model) -> MacroHistory:
     last = max(points[-1][0] for points in anchors.values())
     months = np.arange(last + 1)
     values = {
-        name: np.interp(months, *zip(*points, strict=True)) for name, points in anchors.items()
+        name: np.interp(months, [m for m, _ in points], [v for _, v in points])
+        for name, points in anchors.items()
     }
     return MacroHistory(str(path), start.year * 12 + start.month - 1, values)

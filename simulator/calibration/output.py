@@ -1,4 +1,4 @@
-"""A :class:`~simulator.calibration.fit.Calibration` as a model file (TOML with a comment on
+"""A :class:`~simulator.calibration.fitting.Calibration` as a model file (TOML with a comment on
 every number: estimate, interval, counts, data window, or that it is the base model's) and as a
 JSON-ready dict."""
 
@@ -19,7 +19,7 @@ from simulator.inputs.panel import month_text
 from simulator.states import ACTIVE_STATES, DESTINATIONS
 
 if TYPE_CHECKING:
-    from simulator.calibration.fit import Calibration, RowEstimate, SegmentCalibration
+    from simulator.calibration.fitting import Calibration, RowEstimate, SegmentCalibration
 
 DIGITS = 10
 """Decimals of the probabilities written: rows then sum to 1 exactly in decimal."""
@@ -62,7 +62,7 @@ def model_text(cal: Calibration) -> str:
             if cal.macro_reference
             else ""
         ),
-        f"# Left out of the transition counts: "
+        "# Left out of the transition counts: "
         + ", ".join(f"{v:,} {k}" for k, v in cal.excluded.items() if v)
         + ".",
         f'description = "Calibrated to {Path(cal.panel_source).name}, {cal.window}"',
@@ -144,8 +144,8 @@ def _segment_lines(cal: Calibration, seg: SegmentCalibration) -> list[str]:
             else ""
         )
         lines.append(
-            f"# rho from the index over {sys.periods} periods ({sys.method}): {_ci(seg.rho)}{check}; "
-            f"residual AR(1) phi {_ci(sys.phi, 3)}."
+            f"# rho from the index over {sys.periods} periods ({sys.method}): {_ci(seg.rho)}"
+            f"{check}; residual AR(1) phi {_ci(sys.phi, 3)}."
         )
     for name, b in seg.sign.items():
         lines.append(f"# beta.{name} = {_ci(sys.beta[name])}: {b}" if sys else "")

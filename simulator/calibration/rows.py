@@ -13,11 +13,12 @@ period's shifted rows, weighted by counts"). Identification: ``d = 0`` for the r
 and the ``z`` sum to zero; the index's level and scale (hence the base rows ``C`` and ``rho``)
 are fixed later from its time series (:mod:`.systematic`).
 
-Shrinkage: each fitted row gets ``pseudo`` counts (Jeffreys' 1/2) on each allowed destination at
-``z = 0`` for the reference tier, so a destination never seen has a small positive probability
-instead of an infinite threshold. Rows with fewer than ``min_moves`` observed moves are not
-fitted here (the caller pools them). Standard errors from the observed information (numerical
-derivative of the analytic gradient).
+Shrinkage: an allowed destination that a fitted row never reached gets ``pseudo`` counts
+(Jeffreys' 1/2) at ``z = 0``, spread over the tiers as the row's moves are, so that it has a
+small positive probability instead of an infinite threshold; destinations seen get none
+(pseudo-counts on them, or on one tier only, would pull the tier offsets). Rows with fewer than
+``min_moves`` observed moves are not fitted here (the caller pools them). Standard errors from
+the observed information (numerical derivative of the analytic gradient).
 """
 
 from __future__ import annotations
@@ -98,8 +99,8 @@ def _theta(x: np.ndarray, layout: _Layout) -> np.ndarray:
 
 def _cells(u: np.ndarray) -> np.ndarray:
     """Destination probabilities from latent values u (..., 7) of P(dest >= d), d = 1..7."""
-    upper = np.concatenate([np.full(u.shape[:-1] + (1,), np.inf), u], axis=-1)
-    lower = np.concatenate([u, np.full(u.shape[:-1] + (1,), -np.inf)], axis=-1)
+    upper = np.concatenate([np.full((*u.shape[:-1], 1), np.inf), u], axis=-1)
+    lower = np.concatenate([u, np.full((*u.shape[:-1], 1), -np.inf)], axis=-1)
     # Phi(upper) - Phi(lower), computed on the side of the tail that keeps its precision
     return np.where(
         lower > 0,
@@ -113,27 +114,24 @@ def _negloglik(
 ) -> tuple[float, np.ndarray]:
     """Minus the log-likelihood (with the pseudo-counts) and its gradient.
 
-    ``counts``: (U, T, 2, 7, 8) for this segment; ``prior``: (2, 7, 8) pseudo-counts at z = 0,
-    reference tier."""
+    ``counts``: (U, T, 2, 7, 8) for this segment; ``prior``: (T, 2, 7, 8) pseudo-counts, an
+    extra period at z = 0."""
     tiers = counts.shape[1]
     a, d, z = layout.unpack(x, tiers)
     u = a[None, None] + d[None, :, None, None, None] - z[:, None, None, None, None]
-    u_prior = a + d[ref]
+    u_prior = (a[None] + d[:, None, None, None])[None]
     total, ga, gd, gz = 0.0, np.zeros_like(a), np.zeros(tiers), np.zeros(len(z))
-    for values, n, shape in ((u, counts, "data"), (u_prior, prior, "prior")):
+    for values, n in ((u, counts), (u_prior, prior[None])):
         p = _cells(values)
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(n > 0, n / p, 0.0)
             total += float(np.where(n > 0, n * np.log(p), 0.0).sum())
         density = np.where(np.isfinite(values), np.exp(-0.5 * values**2) / np.sqrt(2 * np.pi), 0.0)
         g = density * (ratio[..., 1:] - ratio[..., :-1])  # d logL / d u_d
-        if shape == "data":
-            ga += g.sum(axis=(0, 1))
-            gd += g.sum(axis=(0, 2, 3, 4))
+        ga += g.sum(axis=(0, 1))
+        gd += g.sum(axis=(0, 2, 3, 4))
+        if values is u:
             gz -= g.sum(axis=(1, 2, 3, 4))
-        else:
-            ga += g
-            gd[ref] += g.sum()
     gd[ref] = 0.0
     grad = layout.pack_gradient(_theta(x, layout), ga, gd, gz)
     return -total, -grad
@@ -141,7 +139,7 @@ def _negloglik(
 
 def _start(counts: np.ndarray, prior: np.ndarray, layout: _Layout) -> np.ndarray:
     """Thresholds from the pooled frequencies (with the pseudo-counts), d = 0, z = 0."""
-    pooled = counts.sum(axis=(0, 1)) + prior  # (2, 7, 8)
+    pooled = counts.sum(axis=(0, 1)) + prior.sum(axis=0)  # (2, 7, 8)
     tail = np.cumsum(pooled[..., ::-1], axis=-1)[..., ::-1][..., 1:]
     share = tail / np.maximum(pooled.sum(axis=-1, keepdims=True), 1e-12)
     a = special.ndtri(np.clip(share, 1e-6, 1 - 1e-6))
@@ -166,7 +164,11 @@ def fit_rows(
     if not reference_seen:
         d_fitted[:] = False  # offsets relative to a tier with no moves: not identified here
     data = np.where(fitted[None, None, :, :, None], data, 0)
-    prior = np.where(fitted[:, :, None] & _allowed_destinations()[None], pseudo, 0.0)
+    unseen = data.sum(axis=(0, 1)) == 0  # (2, 7, 8): destinations never reached
+    cells = np.where(fitted[:, :, None] & _allowed_destinations()[None] & unseen, pseudo, 0.0)
+    row_moves = data.sum(axis=(0, 4))  # (T, 2, 7): spread over tiers as the row's moves are
+    share = row_moves / np.maximum(row_moves.sum(axis=0, keepdims=True), 1)
+    prior = cells[None] * share[..., None]  # (T, 2, 7, 8)
     layout = _Layout(fitted, d_fitted, int(has_period.sum()))
     if layout.size == 0 or layout.periods == 0:
         raise ValueError("no moves to fit")

@@ -2,7 +2,8 @@
 
 The latent period index of a segment (:mod:`.rows`) is, in the engine's terms (SPEC 3.3),
 
-    z_u = c + sqrt(rho / (1 - rho)) * Z_u,   Z_u = -sum_v beta_v (x_v,u - x_v,ref) / scale_v + sigma eta_u,
+    z_u = c + sqrt(rho / (1 - rho)) * Z_u,
+    Z_u = -sum_v beta_v (x_v,u - x_v,ref) / scale_v + sigma eta_u,
 
 so regressing ``z`` on the scaled macro moves ``(x - x_ref) / scale`` gives the level ``c`` (the
 index at the reference macro and eta = 0) as the intercept, coefficients ``gamma = -k beta`` and a
@@ -99,11 +100,10 @@ def fit_systematic(
         k2_value,
         dof * k2_value / float(stats.chi2.ppf(0.5 + LEVEL / 2, dof)),
         dof * k2_value / float(stats.chi2.ppf(0.5 - LEVEL / 2, dof)),
-        k2_value * np.sqrt(2 / dof),
+        float(k2_value * np.sqrt(2 / dof)),
     )
-    rho = Estimate(
-        *(v / (1 + v) for v in (k2.value, k2.lower, k2.upper)), k2.se / (1 + k2.value) ** 2
-    )
+    lo, hi = k2.lower / (1 + k2.lower), k2.upper / (1 + k2.upper)
+    rho = Estimate(k2.value / (1 + k2.value), lo, hi, k2.se / (1 + k2.value) ** 2)
     k = np.sqrt(k2.value)
     tq = _t(n - V - 1)
     gamma, beta = {}, {}

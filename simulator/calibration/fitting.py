@@ -236,7 +236,7 @@ def _segment(
     seen = () if fit is None else tuple(np.array(periods)[fit.has_period])
     return SegmentCalibration(
         name=seg.name,
-        loans=int(len(np.unique(panel.loan[panel.segment == g]))),
+        loans=len(np.unique(panel.loan[panel.segment == g])),
         moves=int(data.sum()),
         normal=tuple(rows[0]),
         restructured=tuple(rows[1]),
@@ -339,35 +339,47 @@ def _pool_sparse_rows(
     segments: tuple[SegmentCalibration, ...], counts: Transitions, base: Model, min_moves: int
 ) -> tuple[SegmentCalibration, ...]:
     """Rows a segment saw too little of: the pooled frequencies of all segments if they saw
-    enough (Goodman's simultaneous intervals on the pooled counts), else the base model's."""
+    enough, else the base model's; a segment absent from the panel keeps the base model's."""
+    from dataclasses import replace
+
+    pooled = counts.counts.sum(axis=(0, 1, 2))  # (2, 7, 8)
+
+    def pool(row: RowEstimate, m: int, s: int, seen: int) -> RowEstimate:
+        total = int(pooled[m, s].sum())
+        if seen == 0 or row.source == "fitted" or total < min_moves:
+            return row
+        return _pooled_row(row, pooled[m, s], s)
+
+    return tuple(
+        replace(
+            seg,
+            normal=tuple(pool(r, 0, s, seg.moves) for s, r in enumerate(seg.normal)),
+            restructured=tuple(pool(r, 1, s, seg.moves) for s, r in enumerate(seg.restructured)),
+        )
+        for seg in segments
+    )
+
+
+def _pooled_row(row: RowEstimate, moves: np.ndarray, s: int) -> RowEstimate:
+    """Cohort frequencies of the pooled moves (with Jeffreys' pseudo-counts), Goodman's
+    simultaneous intervals on the pooled counts."""
     from dataclasses import replace
 
     from statsmodels.stats.proportion import multinomial_proportions_confint
 
-    pooled = counts.counts.sum(axis=(0, 1, 2))  # (2, 7, 8)
-    out = []
-    for seg in segments:
-        rows = [list(seg.normal), list(seg.restructured)]
-        for m in range(2):
-            for s in range(N_ROWS):
-                row = rows[m][s]
-                total = int(pooled[m, s].sum())
-                if row.source != "fitted" and total >= min_moves:
-                    allowed = ALLOWED[s]
-                    freq = (pooled[m, s] + 0.5 * allowed) / (total + 0.5 * allowed.sum())
-                    ci = np.zeros((N_DESTINATIONS, 2))
-                    ci[allowed] = multinomial_proportions_confint(
-                        pooled[m, s][allowed], alpha=1 - LEVEL, method="goodman"
-                    )
-                    rows[m][s] = replace(
-                        row,
-                        probabilities=np.where(allowed, freq, 0.0),
-                        lower=ci[:, 0],
-                        upper=ci[:, 1],
-                        source=f"pooled over segments ({total} moves; this segment: {int(row.moves.sum())})",
-                    )
-        out.append(replace(seg, normal=tuple(rows[0]), restructured=tuple(rows[1])))
-    return tuple(out)
+    allowed = ALLOWED[s]
+    total = int(moves.sum())
+    freq = (moves + 0.5 * allowed) / (total + 0.5 * allowed.sum())
+    ci = np.zeros((N_DESTINATIONS, 2))
+    ci[allowed] = multinomial_proportions_confint(moves[allowed], alpha=1 - LEVEL, method="goodman")
+    own = int(row.moves.sum())
+    return replace(
+        row,
+        probabilities=np.where(allowed, freq, 0.0),
+        lower=ci[:, 0],
+        upper=ci[:, 1],
+        source=f"pooled over segments ({total} moves; this segment: {own})",
+    )
 
 
 def _tiers(

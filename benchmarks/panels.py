@@ -96,10 +96,15 @@ def simulate_panel(model: Model, spec: PanelSpec) -> SimulatedPanel:
         if spec.new_loans:
             book.replace_closed(t)
             rows.append(book.snapshot(t, only_new=True))
-    columns = {k: np.concatenate([r[k] for r in rows]) for k in rows[0]}
-    months = columns.pop("month_index") + spec.start
+    columns: dict[str, object] = {k: np.concatenate([r[k] for r in rows]) for k in rows[0]}
+    months = np.asarray(columns.pop("month_index")) + spec.start
     columns["month"] = _month_strings(months)
-    columns["dpd"] = np.asarray(STATES, dtype=object)[columns.pop("state_code")]
+    columns["dpd"] = pa.DictionaryArray.from_arrays(
+        np.asarray(columns.pop("state_code"), dtype=np.int8), pa.array(STATES)
+    )
+    columns["segment"] = pa.DictionaryArray.from_arrays(
+        np.asarray(columns["segment"], dtype=np.int8), pa.array(model.segment_names)
+    )
     order = [
         "loan_id",
         "month",
@@ -117,10 +122,11 @@ def simulate_panel(model: Model, spec: PanelSpec) -> SimulatedPanel:
     return SimulatedPanel(table=table, z=z, eta=eta)
 
 
-def _month_strings(months: np.ndarray) -> np.ndarray:
+def _month_strings(months: np.ndarray) -> pa.DictionaryArray:
+    """``YYYY-MM`` text, dictionary-encoded (a few distinct values over millions of rows)."""
     distinct = np.unique(months)
-    text = np.array([f"{m // 12:04d}-{m % 12 + 1:02d}" for m in distinct], dtype=object)
-    return text[np.searchsorted(distinct, months)]
+    text = pa.array([f"{m // 12:04d}-{m % 12 + 1:02d}" for m in distinct])
+    return pa.DictionaryArray.from_arrays(np.searchsorted(distinct, months).astype(np.int32), text)
 
 
 class _Book:
@@ -195,7 +201,7 @@ class _Book:
         out = {
             "loan_id": f["loan_id"][i],
             "month_index": np.full(len(i), month),
-            "segment": np.asarray(self.model.segment_names, dtype=object)[f["segment"][i]],
+            "segment": f["segment"][i],
             "score": f["score"][i],
             "state_code": f["state"][i],
             "principal": np.round(f["principal"][i], 2),

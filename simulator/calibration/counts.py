@@ -71,59 +71,59 @@ class Transitions:
 
 def transitions(panel: Panel) -> Transitions:
     G, T = len(panel.segment_names), len(panel.tier_names)
-    i = consecutive_pairs(panel.loan, panel.month)
-    before = panel.state[i].astype(np.int64)
-    after = panel.state[i + 1].astype(np.int64)
-    i, before, after = i[before <= M6], before[before <= M6], after[before <= M6]
-    term = panel.remaining_term[i]
-    known = term >= 0
-    restructured_now = panel.restructured[i + 1] > panel.restructured[i]
-    last_instalment = (before == CURRENT) & (known & (term <= 1) | _repays(panel, i))
-    past_maturity = (before > CURRENT) & known & (term == 0)
-    settled = after == SETTLED
-    excluded = {
-        "current, next instalment repays it (payment and prepayment look alike)": last_instalment,
-        "delinquent past maturity (stay and roll are one)": past_maturity & ~last_instalment,
-        "settled": settled & ~last_instalment & ~past_maturity,
-        "restructured in the month": restructured_now
-        & ~last_instalment
-        & ~past_maturity
-        & ~settled,
-    }
-    keep = ~(last_instalment | past_maturity | settled | restructured_now)
-    i, before, after = i[keep], before[keep], after[keep]
-
-    key = panel.path[i + 1] * (panel.last_month + 1) + panel.month[i + 1]
-    periods, period = np.unique(key, return_inverse=True)
+    i, before, after, excluded = _moves(panel)
+    first, span = panel.first_month, panel.last_month - panel.first_month + 1
+    key = panel.path[i + 1] * span + (panel.month[i + 1] - first)
+    used = np.bincount(key, minlength=panel.paths * span) > 0
+    periods = np.flatnonzero(used)
+    period = (np.cumsum(used) - 1)[key]  # the rank of each key among the periods used
     U = len(periods)
-    segment = panel.segment[i].astype(np.int64)
+    group = period * G + panel.segment[i]  # (period, segment)
     prepaid = (before == CURRENT) & (after == PAID_OFF)
-    at_risk = before == CURRENT
-    prepay_events = np.bincount(period[prepaid] * G + segment[prepaid], minlength=U * G)
-    prepay_at_risk = np.bincount(period[at_risk] * G + segment[at_risk], minlength=U * G)
+    prepay_events = np.bincount(group[prepaid], minlength=U * G)
+    prepay_at_risk = np.bincount(group[before == CURRENT], minlength=U * G)
 
     move = ~prepaid
-    destination = np.where(after == PAID_OFF, CURRENT, after)[move]
-    cell = np.ravel_multi_index(
-        (
-            period[move],
-            segment[move],
-            panel.tier[i][move].astype(np.int64),
-            (panel.restructured[i][move] > 0).astype(np.int64),
-            before[move],
-            np.minimum(destination, CHARGED_OFF),
-        ),
-        (U, G, T, 2, N_ROWS, N_DESTINATIONS),
-    )
+    i, group, before, after = i[move], group[move], before[move], after[move]
+    destination = np.where(after == PAID_OFF, CURRENT, np.minimum(after, CHARGED_OFF))
+    cell = (group * T + panel.tier[i]) * 2 + (panel.restructured[i] > 0)
+    cell = (cell * N_ROWS + before) * N_DESTINATIONS + destination
     counts = np.bincount(cell, minlength=U * G * T * 2 * N_ROWS * N_DESTINATIONS)
     return Transitions(
         counts=counts.reshape(U, G, T, 2, N_ROWS, N_DESTINATIONS),
-        period_path=periods // (panel.last_month + 1),
-        period_month=periods % (panel.last_month + 1),
+        period_path=periods // span,
+        period_month=periods % span + first,
         prepay_events=prepay_events.reshape(U, G),
         prepay_at_risk=prepay_at_risk.reshape(U, G),
-        excluded={k: int(v.sum()) for k, v in excluded.items()},
+        excluded=excluded,
     )
+
+
+def _moves(panel: Panel) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, int]]:
+    """Rows ``i`` whose move to row ``i + 1`` the rows explain, with the states before and
+    after (int64), and the loan-months left out by reason."""
+    i = consecutive_pairs(panel.loan, panel.month)
+    i = i[panel.state[i] <= M6]
+    before = panel.state[i].astype(np.int64)
+    after = panel.state[i + 1].astype(np.int64)
+    term = panel.remaining_term[i]
+    known = term >= 0
+    reasons = {
+        "current, next instalment repays it (payment and prepayment look alike)": (
+            (before == CURRENT) & (known & (term <= 1) | _repays(panel, i))
+        ),
+        "delinquent past maturity (stay and roll are one)": (before > CURRENT)
+        & known
+        & (term == 0),
+        "settled": after == SETTLED,
+        "restructured in the month": panel.restructured[i + 1] > panel.restructured[i],
+    }
+    out, left = {}, np.zeros(len(i), dtype=bool)
+    for reason, mask in reasons.items():  # each loan-month counted under its first reason
+        out[reason] = int(np.count_nonzero(mask & ~left))
+        left |= mask
+    keep = ~left
+    return i[keep], before[keep], after[keep], out
 
 
 def _repays(panel: Panel, i: np.ndarray) -> np.ndarray:
@@ -147,35 +147,30 @@ class Recoveries:
 def recoveries(panel: Panel) -> Recoveries:
     """Loans charged off inside the panel (after an active month), with their recovery cash.
     Loans already charged off in their first month are left out: their lag is unknown."""
-    state = panel.state
-    n = len(state)
-    same_loan = np.zeros(n, dtype=bool)
-    same_loan[1:] = panel.loan[1:] == panel.loan[:-1]
-    previous = np.full(n, -1)
-    previous[1:] = state[:-1]
-    start = (state == CHARGED_OFF) & same_loan & (previous <= M6) & (previous >= 0)
-    # for each row, the latest charge-off start at or before it
-    last_start = np.maximum.accumulate(np.where(start, np.arange(n), -1))
-    valid = (last_start >= 0) & (state == CHARGED_OFF)
-    valid &= panel.loan == panel.loan[np.maximum(last_start, 0)]
-    lag = np.where(valid, panel.month - panel.month[np.maximum(last_start, 0)], -1)
-    starts = np.flatnonzero(start)
-    index = np.full(n, -1)
-    index[starts] = np.arange(len(starts))
-    owner = np.where(valid, index[np.maximum(last_start, 0)], -1)
-    later = valid & (lag >= 1)
-    observed = np.zeros(len(starts), dtype=np.int64)
+    rows = np.flatnonzero(panel.state == CHARGED_OFF)  # the work is on these rows only
+    loan = panel.loan[rows]
+    before = np.maximum(rows - 1, 0)
+    after_active = (rows > 0) & (panel.loan[before] == loan) & (panel.state[before] <= M6)
+    start = np.flatnonzero(after_active)  # positions (in rows) where a charge-off starts
+    # each charged-off row's latest start at or before it, if of the same loan
+    last = np.maximum.accumulate(np.where(after_active, np.arange(len(rows)), -1))
+    owned = (last >= 0) & (loan == loan[np.maximum(last, 0)])
+    lag = np.where(owned, panel.month[rows] - panel.month[rows[np.maximum(last, 0)]], -1)
+    index = np.full(len(rows), -1)
+    index[start] = np.arange(len(start))
+    owner = np.where(owned, index[np.maximum(last, 0)], -1)
+    later = owned & (lag >= 1)
+    observed = np.zeros(len(start), dtype=np.int64)
     np.maximum.at(observed, owner[later], lag[later])
-    event = later & (panel.recovery > 0)
-    first_lag = np.zeros(len(starts), dtype=np.int64)
-    amount = np.zeros(len(starts))
-    rows = np.flatnonzero(event)
-    owners, first = np.unique(owner[rows], return_index=True)
-    first_lag[owners] = lag[rows[first]]
-    amount[owners] = panel.recovery[rows[first]]
+    event = np.flatnonzero(later & (panel.recovery[rows] > 0))
+    first_lag = np.zeros(len(start), dtype=np.int64)
+    amount = np.zeros(len(start))
+    owners, first = np.unique(owner[event], return_index=True)  # the first recovery of each
+    first_lag[owners] = lag[event[first]]
+    amount[owners] = panel.recovery[rows[event[first]]]
     return Recoveries(
-        segment=panel.segment[starts].astype(np.int64),
-        balance=panel.principal[starts],
+        segment=panel.segment[rows[start]].astype(np.int64),
+        balance=panel.principal[rows[start]],
         event_lag=first_lag,
         observed_lags=np.where(first_lag > 0, first_lag, observed),
         amount=amount,

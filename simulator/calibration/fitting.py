@@ -147,8 +147,9 @@ def fit(
         systematic = [
             None if f is None else _systematic(f, counts, macro_x, macro, sigma) for f in fits
         ]
+    loans = panel.loans()
     segments = tuple(
-        _segment(panel, counts, base, g, fits[g], systematic[g], macro)
+        _segment(panel, counts, base, g, fits[g], systematic[g], int(loans[g]))
         for g in range(len(base.segments))
     )
     segments = _pool_sparse_rows(segments, counts, base, min_moves)
@@ -158,7 +159,7 @@ def fit(
         first_month=panel.first_month,
         last_month=panel.last_month,
         paths=panel.paths,
-        loans=len(np.unique(panel.loan)),
+        loans=int(loans.sum()),
         loan_months=len(panel),
         reference_month=reference,
         reference_tier=base.tiers[ref_tier].name,
@@ -217,7 +218,7 @@ def _segment(
     g: int,
     fit: RowFit | None,
     systematic: Systematic | None,
-    macro: MacroHistory | None,
+    loans: int,
 ) -> SegmentCalibration:
     data = counts.counts[:, g]
     seg = base.segments[g]
@@ -229,14 +230,15 @@ def _segment(
     if fit is not None and systematic is not None:
         for m, s in zip(*np.nonzero(fit.fitted), strict=True):
             rows[m][s] = _fitted_row(fit, systematic, data, m, s)
+    several = panel.paths > 1
     periods = tuple(
-        (f"p{p}/" if panel.paths > 1 else "") + month_text(int(mo))
+        (f"p{p}/" if several else "") + month_text(int(mo))
         for p, mo in zip(counts.period_path, counts.period_month, strict=True)
     )
     seen = () if fit is None else tuple(np.array(periods)[fit.has_period])
     return SegmentCalibration(
         name=seg.name,
-        loans=len(np.unique(panel.loan[panel.segment == g])),
+        loans=loans,
         moves=int(data.sum()),
         normal=tuple(rows[0]),
         restructured=tuple(rows[1]),

@@ -105,7 +105,13 @@ class Panel:
 
     @property
     def paths(self) -> int:
-        return int(self.path.max()) + 1 if len(self.path) else 0
+        return int(self.path[-1]) + 1 if len(self.path) else 0  # sorted by path first
+
+    def loans(self) -> np.ndarray:
+        """Number of distinct loans by segment (rows are sorted by loan)."""
+        first = np.ones(len(self.loan), dtype=bool)
+        first[1:] = self.loan[1:] != self.loan[:-1]
+        return np.bincount(self.segment[first], minlength=len(self.segment_names))
 
     def window(self) -> str:
         return f"{month_text(self.first_month)} to {month_text(self.last_month)}"
@@ -134,12 +140,22 @@ class _Problems:
         self.lines: list[tuple[int, str]] = []
         self.count = 0
 
-    def rows(self, mask: np.ndarray, column: str, shown: np.ndarray | None, expected: str) -> None:
-        """Each data row (0-based index) in ``mask`` has a bad ``column``."""
+    def rows(
+        self,
+        mask: np.ndarray,
+        column: str,
+        shown: Callable[[], np.ndarray] | None,
+        expected: str,
+    ) -> None:
+        """Each data row (0-based index) in ``mask`` has a bad ``column``; ``shown`` gives the
+        column's values to quote (called only if there is a bad row)."""
         rows = np.flatnonzero(mask)
+        if len(rows) == 0:
+            return
         self.count += len(rows)
+        values = None if shown is None else shown()
         for row in rows[:SHOWN_PROBLEMS]:
-            value = "" if shown is None else f"{_show(shown[row])} - "
+            value = "" if values is None else f"{_show(values[row])} - "
             self.lines.append(
                 (int(row) + 1, f"row {row + 1}, {column}: {value}expected {expected}")
             )
@@ -196,6 +212,11 @@ def _numbers(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     """Float values, a mask of missing entries and a mask of entries that are not numbers."""
     from simulator.inputs.portfolio import _numbers as numbers
 
+    kind = column.type
+    if column.null_count == 0 and (pa.types.is_integer(kind) or pa.types.is_floating(kind)):
+        values = column.to_numpy().astype(np.float64, copy=False)  # a typed column: fast path
+        none = np.zeros(len(values), dtype=bool)
+        return values, none, ~np.isfinite(values)
     return numbers(column)
 
 
@@ -210,13 +231,19 @@ def _dictionary(column: pa.ChunkedArray) -> tuple[np.ndarray, list[object]]:
 def _lookup(
     column: pa.ChunkedArray, parse: Callable[[object], int | None]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per row, ``parse(value)`` of its distinct value (None: bad), and the missing mask."""
+    """Per row, ``parse(value)`` of its distinct value (-1: bad), and the missing mask."""
+    codes, table = _parsed_dictionary(column, parse)
+    return table[codes], codes < 0
+
+
+def _parsed_dictionary(
+    column: pa.ChunkedArray, parse: Callable[[object], int | None]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Row codes into the column's distinct values, and ``parse`` of each (-1: bad), parsed
+    once per distinct value; a missing row's code (-1) reads the table's last entry, -1."""
     codes, values = _dictionary(column)
     parsed = [parse(v) for v in values]
-    ok = np.array([p is not None for p in parsed] + [False])
-    table = np.array([0 if p is None else p for p in parsed] + [0], dtype=np.int64)
-    missing = codes < 0
-    return np.where(ok[codes], table[codes], -1), missing
+    return codes, np.array([-1 if p is None else p for p in parsed] + [-1], dtype=np.int64)
 
 
 def _state(value: object) -> int | None:
@@ -272,8 +299,8 @@ def _values(table: pa.Table, model: Model, problems: _Problems) -> dict[str, np.
     n = table.num_rows
     out: dict[str, np.ndarray] = {}
 
-    def shown(name: str) -> np.ndarray:
-        return table[name].to_numpy(zero_copy_only=False)
+    def shown(name: str) -> Callable[[], np.ndarray]:
+        return lambda: table[name].to_numpy(zero_copy_only=False)
 
     ids = table["loan_id"]
     problems.rows(ids.is_null().to_numpy(zero_copy_only=False), "loan_id", None, "an id (missing)")
@@ -283,7 +310,8 @@ def _values(table: pa.Table, model: Model, problems: _Problems) -> dict[str, np.
     problems.rows(~missing & (month < 0), "month", shown("month"), "a month YYYY-MM")
     out["month"] = month
 
-    state, missing = _lookup(table["dpd"], _state)
+    codes, parsed = _parsed_dictionary(table["dpd"], _state)
+    state, missing = parsed[codes], codes < 0
     problems.rows(missing, "dpd", None, "days past due or a state (it is missing)")
     problems.rows(
         ~missing & (state < 0),
@@ -291,7 +319,8 @@ def _values(table: pa.Table, model: Model, problems: _Problems) -> dict[str, np.
         shown("dpd"),
         f"whole days past due from 0 to {MAX_DPD} or a state: {', '.join(STATES)}",
     )
-    out["state"], out["dpd"] = _state_and_days(state)
+    state_table, days_table = _state_and_days(parsed)  # per distinct value, then per row
+    out["state"], out["dpd"] = state_table[codes], days_table[codes]
 
     segment, missing = _lookup(
         table["segment"],
@@ -317,13 +346,15 @@ def _values(table: pa.Table, model: Model, problems: _Problems) -> dict[str, np.
             out[name] = np.full(n, default)
             return
         values, missing, bad = _numbers(table[name])
-        if required:
+        if required and missing.any():
             problems.rows(missing, name, None, f"{expected} (it is missing)")
         ok = ~missing & ~bad
-        good = np.zeros(n, dtype=bool)
-        good[ok] = valid(values[ok])
-        problems.rows((bad | ok) & ~good, name, shown(name), expected)
-        out[name] = np.where(good, values, default)
+        with np.errstate(invalid="ignore"):
+            good = ok & valid(values)  # NaN (missing, bad) fails every check
+        wrong = (bad | ok) & ~good
+        if wrong.any():
+            problems.rows(wrong, name, shown(name), expected)
+        out[name] = values if good.all() else np.where(good, values, default)
 
     def whole(lo: float, hi: float) -> Callable[[np.ndarray], np.ndarray]:
         return lambda v: (np.floor(v) == v) & (v >= lo) & (v <= hi)
@@ -358,47 +389,62 @@ def _state_and_days(encoded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _sorted_panel(
     values: dict[str, np.ndarray], table: pa.Table, model: Model, source: Path
 ) -> Panel:
-    """The rows sorted by (path, loan, month), loans coded."""
+    """The rows sorted by (path, loan, month), loans coded. A stable sort: files written month
+    by month are runs of loans in the same order, which it merges quickly."""
     import pandas as pd
 
-    path = values["path"].astype(np.int64)
+    path = values["path"].astype(np.int64, copy=False)
     ids = table["loan_id"].to_numpy(zero_copy_only=False)
     id_code, loan_ids = pd.factorize(ids)
-    loan = id_code.astype(np.int64) + path * max(len(loan_ids), 1) if path.any() else id_code
-    month = values["month"].astype(np.int64)
+    loan = id_code.astype(np.int64, copy=False)
+    if path.any():
+        loan += path * max(len(loan_ids), 1)
+    month = values["month"].astype(np.int64, copy=False)
     span = int(month.max() - month.min()) + 1
-    key = loan.astype(np.int64) * span + (month - month.min())
+    key = loan * span + (month - month.min())
     order = None if np.all(key[1:] >= key[:-1]) else np.argsort(key, kind="stable")
+    columns = frozenset(c for c in OPTIONAL if c in table.column_names)
+    n = len(month)
 
-    def take(a: np.ndarray) -> np.ndarray:
+    def take(name: str, dtype: type | None = None) -> np.ndarray:
+        a = values[name] if dtype is None else values[name].astype(dtype, copy=False)
+        if name in OPTIONAL and name not in columns:  # a constant: nothing to reorder
+            return a
         return a if order is None else a[order]
 
-    score = values["score"].astype(np.int64)
-    columns = frozenset(c for c in OPTIONAL if c in table.column_names)
+    score = take("score", np.int64)
     return Panel(
-        path=take(path),
-        loan=take(np.asarray(loan, dtype=np.int64)),
-        month=take(month),
-        segment=take(values["segment"].astype(np.int8)),
-        score=take(score),
-        tier=take(model.tier_of(score)),
-        state=take(values["state"]),
-        dpd=take(values["dpd"]),
-        principal=take(values["principal"]),
-        paid=take(values["paid"]),
-        restructured=take(values["restructured"].astype(np.int64)),
-        recovery=take(values["recovery"]),
-        annual_rate=take(values["annual_rate"]),
-        remaining_term=take(values["remaining_term"].astype(np.int64)),
-        instalment=take(values["instalment"]),
-        pay_day=take(values["pay_day"]),
-        row=take(np.arange(1, len(month) + 1, dtype=np.int64)),
+        path=path if order is None else path[order],
+        loan=loan if order is None else loan[order],
+        month=month if order is None else month[order],
+        segment=take("segment", np.int8),
+        score=score,
+        tier=_tiers(model, score),
+        state=take("state"),
+        dpd=take("dpd"),
+        principal=take("principal"),
+        paid=take("paid"),
+        restructured=take("restructured", np.int64),
+        recovery=take("recovery"),
+        annual_rate=take("annual_rate"),
+        remaining_term=take("remaining_term", np.int64),
+        instalment=take("instalment"),
+        pay_day=take("pay_day"),
+        row=np.arange(1, n + 1, dtype=np.int64) if order is None else order + 1,
         loan_ids=np.asarray(loan_ids),
         columns=columns,
         segment_names=model.segment_names,
         tier_names=model.tier_names,
         source=str(source),
     )
+
+
+def _tiers(model: Model, score: np.ndarray) -> np.ndarray:
+    """Tier codes through a table over the scores' range (a few hundred distinct values)."""
+    lo, hi = int(score.min()), int(score.max())
+    if hi - lo > 1_000_000:
+        return model.tier_of(score)
+    return model.tier_of(np.arange(lo, hi + 1))[score - lo]
 
 
 def _check_histories(panel: Panel, problems: _Problems) -> None:
@@ -463,11 +509,10 @@ def _check_moves(
 
 
 def _check_empty_months(panel: Panel, problems: _Problems) -> None:
-    for p in np.unique(panel.path):
-        months = panel.month[panel.path == p]
+    for p in np.flatnonzero(np.bincount(panel.path)):
+        months = panel.month if panel.paths == 1 else panel.month[panel.path == p]
         first, last = int(months.min()), int(months.max())
-        seen = np.zeros(last - first + 1, dtype=bool)
-        seen[months - first] = True
+        seen = np.bincount(months - first, minlength=last - first + 1) > 0
         where = f" of path {p}" if "path" in panel.columns else ""
         for offset in np.flatnonzero(~seen):
             problems.add(

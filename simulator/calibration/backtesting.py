@@ -37,7 +37,7 @@ from simulator.errors import InputError
 from simulator.inputs.model import Model
 from simulator.inputs.panel import Panel, month_text
 from simulator.inputs.portfolio import Portfolio, annuity_fen
-from simulator.inputs.scenario import Scenario
+from simulator.inputs.scenario import Scenario, macro_index
 from simulator.states import ACTIVE_STATES, CHARGED_OFF, M6, STATES
 
 GREEN, YELLOW, RED = 0.95, 0.999, 1.0
@@ -407,11 +407,11 @@ def _mae(checks: tuple[Check, ...], use_naive: bool) -> dict[str, float]:
 # --- the Jeffreys test ------------------------------------------------------------------------
 
 
-def expected_roll(model: Model, macro_index: np.ndarray, sigma: float) -> np.ndarray:
+def expected_roll(model: Model, index: np.ndarray, sigma: float) -> np.ndarray:
     """The model's roll probability (to the next bucket or worse) averaged over the factor:
     ``Phi((Phi^-1(T) + delta - sqrt(rho) m) / sqrt(1 - rho + rho sigma^2))`` with ``m`` the
     macro part of Z; shape (months, G, T, 2, 7)."""
-    out = np.zeros((len(macro_index), len(model.segments), len(model.tiers), 2, M6 + 1))
+    out = np.zeros((len(index), len(model.segments), len(model.tiers), 2, M6 + 1))
     delta = np.array([t.delta for t in model.tiers])
     for g, seg in enumerate(model.segments):
         for m, matrix in enumerate((seg.normal, seg.restructured)):
@@ -421,7 +421,7 @@ def expected_roll(model: Model, macro_index: np.ndarray, sigma: float) -> np.nda
             shift = (
                 probit[None, None, :]
                 + delta[None, :, None]
-                - np.sqrt(seg.rho) * macro_index[:, g, None, None]
+                - np.sqrt(seg.rho) * index[:, g, None, None]
             )
             out[:, g, :, m, :] = special.ndtr(shift / np.sqrt(1 - seg.rho + seg.rho * sigma**2))
     return out
@@ -429,8 +429,9 @@ def expected_roll(model: Model, macro_index: np.ndarray, sigma: float) -> np.nda
 
 def _jeffreys(window: Panel, model: Model, scenario: Scenario, months: int) -> tuple[Jeffreys, ...]:
     counts = transitions(window)
-    macro_index = _macro_index(model, scenario, months)
-    p = expected_roll(model, macro_index, scenario.sigma)  # (H, G, T, 2, 7)
+    p = expected_roll(
+        model, macro_index(model, scenario, months), scenario.sigma
+    )  # (H, G, T, 2, 7)
     # periods are months as_of + 1 .. as_of + months, in order
     step = counts.period_month - counts.period_month.min()
     n = counts.counts.sum(axis=-1)  # (U, G, T, 2, 7)
@@ -450,12 +451,3 @@ def _jeffreys(window: Panel, model: Model, scenario: Scenario, months: int) -> t
             verdict = "realised below the model (5%)"
         out.append(Jeffreys(ROLLS[s], total, x, predicted, x / total, p_high, 1 - p_high, verdict))
     return tuple(out)
-
-
-def _macro_index(model: Model, scenario: Scenario, months: int) -> np.ndarray:
-    index = np.zeros((months, len(model.segments)))
-    for g, seg in enumerate(model.segments):
-        for variable, beta in seg.beta.items():
-            x = scenario.macro_path(variable, months)
-            index[:, g] -= beta * (x[1:] - x[0]) / model.macro_scale[variable]
-    return index

@@ -16,7 +16,6 @@ history) and rho's, by the delta method, on the logit scale for each cell.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 from scipy import special, stats
@@ -108,11 +107,6 @@ class Calibration:
     @property
     def window(self) -> str:
         return f"{month_text(self.first_month)} to {month_text(self.last_month)}"
-
-    def to_dict(self) -> dict[str, Any]:
-        from simulator.calibration.output import calibration_dict
-
-        return calibration_dict(self)
 
 
 def fit(

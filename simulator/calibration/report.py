@@ -115,7 +115,11 @@ def _row_table(seg: SegmentCalibration, kind: str) -> str:
         "fitted",
         "source",
     ]
-    return _table(f"{seg.name}: {kind} matrix", header, rows)
+    caption = (
+        f"{seg.name}: {kind} matrix (model row: at the reference month's macro values, averaged "
+        "over the factor; observed and fitted: over the window)"
+    )
+    return _table(caption, header, rows)
 
 
 def _segment_section(cal: Calibration, seg: SegmentCalibration) -> list[str]:

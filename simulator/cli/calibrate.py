@@ -3,14 +3,40 @@ and test a model out of time on the realised macro path."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
 from simulator.cli.common import debug_option, model_option, print_table, write_atomically
 from simulator.errors import InputError
 
+F = TypeVar("F", bound=Callable[..., Any])
 PANEL = click.argument("panel", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+
+
+def _options(sigma_help: str, report_help: str, json_help: str) -> Callable[[F], F]:
+    """The options both commands have: --sigma, --json and --report."""
+    options = [
+        click.option(
+            "--sigma",
+            default=1.0,
+            show_default=True,
+            type=click.FloatRange(0, 10, min_open=True),
+            help=sigma_help,
+        ),
+        click.option("--json", "as_json", is_flag=True, help=json_help),
+        click.option("--report", type=click.Path(dir_okay=False, path_type=Path), help=report_help),
+        debug_option,
+    ]
+
+    def apply(command: F) -> F:
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return apply
 
 
 def _month(value: str | None, option: str) -> int | None:
@@ -57,20 +83,11 @@ def _write_text(out: Path, text: str, suffixes: tuple[str, ...], what: str) -> N
     help="The month whose macro values the fitted rows hold at (a scenario's month 0). "
     "Default: the panel's last month.",
 )
-@click.option(
-    "--sigma",
-    default=1.0,
-    show_default=True,
-    type=click.FloatRange(0, 10, min_open=True),
-    help="The factor scale ([factor] sigma) of the scenarios the model will run with.",
+@_options(
+    sigma_help="The factor scale ([factor] sigma) of the scenarios the model will run with.",
+    report_help="Also write an HTML calibration report (fitted against observed rows, the index).",
+    json_help="Print every estimate as JSON.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print every estimate as JSON.")
-@click.option(
-    "--report",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Also write an HTML calibration report (fitted against observed rows, the index).",
-)
-@debug_option
 def calibrate(
     panel: Path,
     macro: Path | None,
@@ -161,14 +178,26 @@ def _print_calibration(cal: object) -> None:
     metavar="HISTORY.csv",
     help="The realised macro history, replayed after the as-of month.",
 )
-@click.option("--paths", default=1000, show_default=True, type=click.IntRange(min=10))
+@click.option(
+    "--paths",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(min=10),
+    help="Monte Carlo paths: at least 1,000 for a meaningful 99.9% quantile.",
+)
 @click.option(
     "--horizon",
     type=click.IntRange(min=1, max=600),
     metavar="MONTHS",
     help="Months after the as-of month (default: as many as the panel has).",
 )
-@click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**64 - 1))
+@click.option(
+    "--seed",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 2**64 - 1),
+    help="Random seed of the simulated paths.",
+)
 @click.option(
     "--reference",
     metavar="YYYY-MM",
@@ -182,20 +211,11 @@ def _print_calibration(cal: object) -> None:
     type=click.FloatRange(-0.99, 0.99),
     help="AR(1) coefficient of the replay's factor (calibrate reports the fitted one).",
 )
-@click.option(
-    "--sigma",
-    default=1.0,
-    show_default=True,
-    type=click.FloatRange(0, 10),
-    help="Scale of the replay's factor.",
+@_options(
+    sigma_help="Scale of the replay's factor.",
+    report_help="Also write the backtest as an HTML page.",
+    json_help="Print the comparison as JSON.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
-@click.option(
-    "--report",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Also write the backtest as an HTML page.",
-)
-@debug_option
 def backtest(
     panel: Path,
     model: str,

@@ -29,7 +29,7 @@ from simulator.engine.layout import PURPOSE_MACRO
 from simulator.engine.levers import grace_days, path_levers, policy_levers
 from simulator.inputs.model import CollectionsResponse, Model
 from simulator.inputs.policy import Policy
-from simulator.inputs.scenario import Scenario
+from simulator.inputs.scenario import Scenario, macro_index
 from simulator.provisions.tables import DISABLED, ProvisionTables, factor_position
 from simulator.rng import philox4x32_10_numpy, uniform53_numpy
 from simulator.states import ACTIVE_STATES, CHARGED_OFF, CURRENT, M1
@@ -59,12 +59,7 @@ def scenario_stream(name: str) -> int:
 
 def macro_path_index(model: Model, scenario: Scenario, horizon: int) -> np.ndarray:
     """Deterministic part of Z for months 1..horizon, shape (horizon, segments)."""
-    index = np.zeros((horizon, len(model.segments)))
-    for g, segment in enumerate(model.segments):
-        for variable, beta in segment.beta.items():
-            x = scenario.macro_path(variable, horizon)
-            index[:, g] -= beta * (x[1:] - x[0]) / model.macro_scale[variable]
-    return index
+    return macro_index(model, scenario, horizon)
 
 
 def systematic_factor(seed: int, scenario: Scenario, paths: range, horizon: int) -> np.ndarray:

@@ -305,20 +305,19 @@ def _values(table: pa.Table, model: Model, problems: _Problems) -> dict[str, np.
     ids = table["loan_id"]
     problems.rows(ids.is_null().to_numpy(zero_copy_only=False), "loan_id", None, "an id (missing)")
 
+    def coded(name: str, values: np.ndarray, missing: np.ndarray, what: str, expected: str) -> None:
+        """Report the missing cells and those ``values`` < 0 (not parsed) of a coded column."""
+        problems.rows(missing, name, None, f"{what} (it is missing)")
+        problems.rows(~missing & (values < 0), name, shown(name), expected)
+
     month, missing = _lookup(table["month"], _month_value)
-    problems.rows(missing, "month", None, "a month YYYY-MM (it is missing)")
-    problems.rows(~missing & (month < 0), "month", shown("month"), "a month YYYY-MM")
+    coded("month", month, missing, "a month YYYY-MM", "a month YYYY-MM")
     out["month"] = month
 
     codes, parsed = _parsed_dictionary(table["dpd"], _state)
     state, missing = parsed[codes], codes < 0
-    problems.rows(missing, "dpd", None, "days past due or a state (it is missing)")
-    problems.rows(
-        ~missing & (state < 0),
-        "dpd",
-        shown("dpd"),
-        f"whole days past due from 0 to {MAX_DPD} or a state: {', '.join(STATES)}",
-    )
+    states = f"whole days past due from 0 to {MAX_DPD} or a state: {', '.join(STATES)}"
+    coded("dpd", state, missing, "days past due or a state", states)
     state_table, days_table = _state_and_days(parsed)  # per distinct value, then per row
     out["state"], out["dpd"] = state_table[codes], days_table[codes]
 
@@ -326,13 +325,8 @@ def _values(table: pa.Table, model: Model, problems: _Problems) -> dict[str, np.
         table["segment"],
         lambda v: model.segment_names.index(v) if v in model.segment_names else None,
     )
-    problems.rows(missing, "segment", None, "a segment (it is missing)")
-    problems.rows(
-        ~missing & (segment < 0),
-        "segment",
-        shown("segment"),
-        f"one of the model's segments: {', '.join(model.segment_names)}",
-    )
+    names = f"one of the model's segments: {', '.join(model.segment_names)}"
+    coded("segment", segment, missing, "a segment", names)
     out["segment"] = segment
 
     def number(

@@ -16,12 +16,16 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from simulator.errors import InputError
 from simulator.inputs._toml import Node, root
 from simulator.inputs.files import read_toml, resolve
+
+if TYPE_CHECKING:
+    from simulator.inputs.model import Model
 
 MAX_HORIZON = 600
 
@@ -51,6 +55,17 @@ class Scenario:
         """Monthly values of one variable for months 0..horizon (linear, flat beyond the ends)."""
         months, values = zip(*self.anchors[variable], strict=True)
         return np.interp(np.arange(horizon + 1), months, values)
+
+
+def macro_index(model: Model, scenario: Scenario, horizon: int) -> np.ndarray:
+    """The deterministic part of each segment's credit-cycle index for months 1..horizon,
+    ``-sum_v beta[g, v] (x[v, t] - x[v, 0]) / scale[v]``, shape (horizon, segments)."""
+    index = np.zeros((horizon, len(model.segments)))
+    for g, segment in enumerate(model.segments):
+        for variable, beta in segment.beta.items():
+            x = scenario.macro_path(variable, horizon)
+            index[:, g] -= beta * (x[1:] - x[0]) / model.macro_scale[variable]
+    return index
 
 
 def load_scenario(name_or_path: str | Path) -> Scenario:

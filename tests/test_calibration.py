@@ -80,7 +80,9 @@ def test_cohort_estimator_matches_transitionmatrix_on_its_reference_panel() -> N
     np.testing.assert_allclose(pooled, their_pooled, rtol=0, atol=1e-9)
 
 
+@pytest.mark.filterwarnings("ignore:invalid value encountered in divide:RuntimeWarning")
 def test_cohort_estimator_matches_transitionmatrix_on_lendingclub() -> None:
+    """(The reference's Goodman intervals divide by zero on the states no loan starts in.)"""
     from transitionMatrix.estimators.simple_estimator import SimpleEstimator
     from transitionMatrix.statespaces.statespace import StateSpace
 
@@ -320,3 +322,28 @@ def test_bad_macro_histories_are_reported(cli, bad_input, panel_csv: Path, tmp_p
     result = cli("calibrate", panel_csv, "--out", tmp_path / "m.txt")
     bad_input(result, "m.txt", "expected an output path ending in .toml")
     assert not (tmp_path / "m.toml").exists()
+
+
+def test_a_panel_of_simulated_paths_is_one_history_per_path(tmp_path: Path) -> None:
+    """A ``path`` column (what ``run --panel-out`` writes): the same loan ids on each path are
+    different loans, each path's months a history of its own; the index regression is then OLS
+    with Newey-West errors within paths, and the model file says how many paths."""
+    import pyarrow as pa
+
+    model = _one_segment({})
+    tables = []
+    for path in range(3):
+        table = simulate_panel(model, PanelSpec(loans=1500, months=24, seed=40 + path)).table
+        tables.append(table.append_column("path", pa.array(np.full(table.num_rows, path))))
+    file = tmp_path / "paths.parquet"
+    pq.write_table(pa.concat_tables(tables, promote_options="permissive"), file)
+    panel = load_panel(file, model)
+    assert panel.paths == 3
+    cal = fit(panel, model, reference=panel.first_month)
+    got = cal.segments[0]
+    assert got.systematic is not None and got.systematic.periods == 3 * 24
+    assert got.systematic.method.startswith("OLS with Newey-West errors within paths")
+    assert got.periods[0] == "p0/2020-02" and got.periods[-1] == "p2/2022-01"
+    assert cal.loans == sum(len(np.unique(t["loan_id"].to_numpy())) for t in tables)
+    text = write_model(cal, tmp_path / "fitted.toml").read_text(encoding="utf-8")
+    assert "3 simulated paths" in text

@@ -252,7 +252,7 @@ def _signs(systematic: Systematic | None) -> dict[str, str]:
     for name, b in ({} if systematic is None else systematic.beta).items():
         expected = EXPECTED_SIGN.get(name, 0)
         if b.lower <= 0 <= b.upper:
-            out[name] = "not significant (the interval contains 0)"
+            out[name] = "not significant (its interval contains 0)"
         elif expected == 0:
             out[name] = "no expected sign"
         elif np.sign(b.value) == expected:

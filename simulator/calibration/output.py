@@ -147,8 +147,9 @@ def _segment_lines(cal: Calibration, seg: SegmentCalibration) -> list[str]:
             f"# rho from the index over {sys.periods} periods ({sys.method}): {_ci(seg.rho)}"
             f"{check}; residual AR(1) phi {_ci(sys.phi, 3)}."
         )
-    for name, b in seg.sign.items():
-        lines.append(f"# beta.{name} = {_ci(sys.beta[name])}: {b}" if sys else "")
+    for name, sign in seg.sign.items():
+        assert sys is not None  # signs are only checked on a fitted index
+        lines.append(f"# beta.{name} = {_ci(sys.beta[name])}, Fieller; sign {sign}")
     if seg.prepayment is not None:
         lines.append(
             f"# prepayment: {seg.prepay_counts[0]:,} of {seg.prepay_counts[1]:,} current "
@@ -217,7 +218,7 @@ def _row_dict(row: RowEstimate) -> dict[str, Any]:
     }
 
 
-def _segment_dict(seg: SegmentCalibration) -> dict[str, Any]:
+def _segment_dict(seg: SegmentCalibration, sigma: float) -> dict[str, Any]:
     sys = seg.systematic
     return {
         "source": seg.source,
@@ -233,7 +234,7 @@ def _segment_dict(seg: SegmentCalibration) -> dict[str, Any]:
         if sys is None
         else {
             "phi": sys.phi.as_dict(),
-            "sigma": 1.0,
+            "sigma": sigma,
             "level": sys.level.as_dict(),
             "method": sys.method,
             "periods": sys.periods,
@@ -275,7 +276,7 @@ def calibration_dict(cal: Calibration) -> dict[str, Any]:
             "at_risk": rec.at_risk,
             "hazard_by_lag": rec.hazard_by_lag,
         },
-        "segments": {s.name: _segment_dict(s) for s in cal.segments},
+        "segments": {s.name: _segment_dict(s, cal.sigma) for s in cal.segments},
     }
 
 

@@ -78,6 +78,14 @@ def _index_figure(cal: Calibration, seg: SegmentCalibration) -> Figure:
             x, sys.macro_part, color="#c55a11", label="macro part -sum beta (x - x_ref) / scale"
         )
     ax.axhline(0, color="#888", lw=0.8)
+    if sys.beta:
+        twin = ax.twinx()
+        for j, name in enumerate(sys.beta):
+            twin.plot(
+                x, sys.macro_moves[:, j], ":", color="#548235", label=f"{name} (x - x_ref) / scale"
+            )
+        twin.set_ylabel("macro move from the reference month (scaled)")
+        twin.legend(fontsize=8, loc="lower right")
     ticks = x[:: max(1, len(x) // 12)]
     ax.set_xticks(ticks, [seg.periods[i] for i in ticks], rotation=45, fontsize=7)
     ax.set_ylabel("Z")
@@ -176,7 +184,8 @@ def _segment_section(cal: Calibration, seg: SegmentCalibration) -> list[str]:
             _img(
                 _index_figure(cal, seg),
                 "fitted index",
-                f"{seg.name}: the fitted credit-cycle index by month and its macro part",
+                f"{seg.name}: the fitted credit-cycle index by month, its macro part and the macro "
+                "series (moves from the reference month)",
             )
         )
     out.append(

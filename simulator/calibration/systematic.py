@@ -17,7 +17,8 @@ Standard errors are robust to the AR(1) residual: feasible GLS (statsmodels ``GL
 Cochrane-Orcutt) for one history; for several simulated paths, OLS with Newey-West errors within
 paths (``cov_type="hac-panel"``). The interval for ``k^2`` is chi-square with the effective
 degrees of freedom of an AR(1) sample variance, ``n (1 - phi^2) / (1 + phi^2)`` (phi corrected
-for its small-sample bias, Kendall 1954).
+for its small-sample bias, Kendall 1954); the interval for ``beta = -gamma / k`` is Fieller's for
+a ratio (a delta-method interval undercovers when k is uncertain).
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ class Systematic:
     residual_sd: float  # of the residual in latent units (k sigma)
     index: np.ndarray  # Z_u = (z_u - c) / k, per period
     macro_part: np.ndarray  # -sum beta (x - x_ref) / scale, per period
+    macro_moves: np.ndarray  # (periods, V) the regressors (x - x_ref) / scale
     measurement_var: float  # mean variance of z_u from the counts
     periods: int
     method: str
@@ -110,8 +112,7 @@ def fit_systematic(
     for j, name in enumerate(names, start=1):
         g, se = float(params[j]), float(bse[j])
         gamma[name] = Estimate(g, g - tq * se, g + tq * se, se)
-        b_se = float(np.sqrt(se**2 / k2.value + g**2 * (k2.se / (2 * k2.value)) ** 2 / k2.value))
-        beta[name] = Estimate(-g / k, -g / k - tq * b_se, -g / k + tq * b_se, b_se)
+        beta[name] = _fieller(g, se, float(k), k2.se / (2 * float(k)), tq)
     level_se = float(bse[0])
     phi_se = float(np.sqrt(max(1 - phi_hat**2, 1e-6) / n))
     return Systematic(
@@ -126,10 +127,27 @@ def fit_systematic(
         residual_sd=float(np.sqrt(raw)),
         index=(z - params[0]) / k,
         macro_part=(x @ params[1:]) / k,
+        macro_moves=x,
         measurement_var=measurement,
         periods=n,
         method=method,
     )
+
+
+def _fieller(gamma: float, se_gamma: float, k: float, se_k: float, tq: float) -> Estimate:
+    """``beta = -gamma / k`` with Fieller's interval for a ratio (gamma and k independent):
+    the betas with ``(gamma + beta k)^2 <= t^2 (se_gamma^2 + beta^2 se_k^2)``. Unbounded (an
+    infinite end) when k is not clearly above 0; the delta method's s.e. beside it."""
+    value = -gamma / k
+    se = float(np.sqrt(se_gamma**2 + value**2 * se_k**2) / k)
+    a = k**2 - tq**2 * se_k**2
+    b = 2 * gamma * k
+    c = gamma**2 - tq**2 * se_gamma**2
+    disc = b**2 - 4 * a * c
+    if a <= 0 or disc < 0:
+        return Estimate(value, -np.inf, np.inf, se)
+    root = np.sqrt(disc)
+    return Estimate(value, float((-b - root) / (2 * a)), float((-b + root) / (2 * a)), se)
 
 
 def _pooled_ar1(residual: np.ndarray, path: np.ndarray) -> float:

@@ -108,13 +108,14 @@ def test_the_as_of_book_reads_nothing_after_the_as_of_month(tmp_path: Path) -> N
 @pytest.mark.slow
 def test_the_true_model_is_mostly_green(tmp_path: Path) -> None:
     """Three panels of the model itself: realised values fall inside the simulated 5-95% band
-    about 90% of the time (two-sided), rarely beyond 0.1%/99.9%."""
+    about 90% of the time (two-sided), rarely beyond 0.1%/99.9% (measured: 85% green, 2% red
+    of 351 checks; months of one panel share the factor, so the share moves in steps)."""
     model = _model()
     checks = [c for seed in (11, 12, 13) for c in _run(_panel(model, tmp_path, seed), model).checks]
     lights = [c.light for c in checks]
     green, red = lights.count("green") / len(lights), lights.count("red") / len(lights)
     print(f"{len(lights)} checks: green {green:.2f}, red {red:.2f}")
-    assert len(checks) > 3 * 9 * 11
+    assert len(checks) == 3 * 9 * (MONTHS - AS_OF + 1)  # 9 metrics, each month and the window
     assert green >= 0.75 and red <= 0.05
 
 

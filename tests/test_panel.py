@@ -70,6 +70,22 @@ def test_csv_and_parquet_give_the_same_panel(tmp_path: Path, model) -> None:  # 
     assert (a.state == CHARGED_OFF).any()
 
 
+def test_an_excel_panel_reads_like_its_csv(write_panel, model, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["Loan history, exported 2024-04"])  # a title row above the header
+    sheet.append(HEADER.split(","))
+    for row in GOOD:
+        cells = row.split(",")
+        sheet.append([cells[0], cells[1], cells[2], int(cells[3]), cells[4], float(cells[5])])
+    book.save(tmp_path / "panel.xlsx")
+    xlsx, csv = load_panel(tmp_path / "panel.xlsx", model), load_panel(write_panel(GOOD), model)
+    for name in ("loan", "month", "state", "dpd", "segment", "tier", "row"):
+        np.testing.assert_array_equal(getattr(xlsx, name), getattr(csv, name))
+
+
 def test_months_round_trip() -> None:
     assert month_text(parse_month("2024-07") or 0) == "2024-07"
     assert parse_month("2024-13") is None
@@ -182,7 +198,7 @@ def test_missing_columns_and_empty_files(write_panel, model, tmp_path: Path) -> 
     (tmp_path / "empty.csv").write_bytes(b"")
     with pytest.raises(InputError, match="empty file"):
         load_panel(tmp_path / "empty.csv", model)
-    with pytest.raises(InputError, match=r"ending in \.csv or \.parquet"):
+    with pytest.raises(InputError, match=r"ending in \.csv, \.parquet or \.xlsx"):
         load_panel(tmp_path / "panel.txt", model)
 
 

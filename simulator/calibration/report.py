@@ -15,7 +15,8 @@ from matplotlib.figure import Figure
 
 from simulator.calibration.backtesting import Backtest
 from simulator.calibration.fitting import Calibration, SegmentCalibration
-from simulator.report import STYLE, _table
+from simulator.report.html import page
+from simulator.report.tables import Cell, Table
 from simulator.states import ACTIVE_STATES, DESTINATIONS
 
 SHORT = ("cur", "M1", "M2", "M3", "M4", "M5", "M6", "CO")
@@ -34,12 +35,16 @@ def _img(fig: Figure, alt: str, caption: str) -> str:
 
 def _page(title: str, subtitle: str, body: Sequence[str]) -> str:
     created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>"
-        f"<header><h1>{escape(title)}</h1><p>{escape(subtitle)}; created {created}</p></header>"
-        f"<main>{''.join(body)}</main></body></html>\n"
-    )
+    return page(title, f"{subtitle}; created {created}", "".join(body))
+
+
+def _table(caption: str, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """The report's table: ``(text,)`` cells are right-aligned numbers, strings are text."""
+    cells = [
+        [Cell(c[0], str(c[0]), "General") if isinstance(c, tuple) else str(c) for c in row]
+        for row in rows
+    ]
+    return Table(name=caption[:31], caption=caption, header=header, rows=cells).html()
 
 
 def _pct(x: float) -> tuple[str]:

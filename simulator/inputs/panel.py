@@ -44,7 +44,6 @@ OPTIONAL = (
     "instalment",
     "pay_day",
 )
-SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 SHOWN_PROBLEMS = 20
 MAX_TERM = 600
 MAX_AMOUNT = 1e9
@@ -136,9 +135,10 @@ class Panel:
 class _Problems:
     """Everything wrong with a panel, reported together: bad values by row, then histories."""
 
-    def __init__(self) -> None:
+    def __init__(self, how: str = "") -> None:
         self.lines: list[tuple[int, str]] = []
         self.count = 0
+        self.how = how  # how the file was read (an Excel sheet's row of data row 1)
 
     def rows(
         self,
@@ -170,8 +170,9 @@ class _Problems:
         self.lines.sort(key=lambda item: item[0])
         shown = [f"  {text}" for _, text in self.lines[:SHOWN_PROBLEMS]]
         more = f" (first {SHOWN_PROBLEMS} shown)" if self.count > SHOWN_PROBLEMS else ""
+        how = f" ({self.how})" if self.how else ""
         raise InputError(
-            source, f"{self.count} problem(s) in the panel{more}:\n" + "\n".join(shown)
+            source, f"{self.count} problem(s) in the panel{more}{how}:\n" + "\n".join(shown)
         )
 
 
@@ -182,30 +183,13 @@ def _show(value: object) -> str:
     return text if len(text) <= 30 else text[:27] + "..."
 
 
-def _read(path: Path) -> pa.Table:
-    import pyarrow.csv as pacsv
-    import pyarrow.parquet as pq
+def _read(path: Path) -> tuple[pa.Table, str]:
+    """The panel's table (the loan tape's readers: CSV in UTF-8 or GB18030, Parquet, .xlsx), and
+    how it was read, for messages."""
+    from simulator.inputs.tape import read_tape
 
-    kind = SUFFIXES.get(path.suffix.lower())
-    if kind is None:
-        raise InputError(path, "expected a panel ending in .csv or .parquet")
-    if not path.is_file():
-        raise InputError(path, "no such file")
-    if path.stat().st_size == 0:
-        raise InputError(
-            path, "empty file (0 bytes): expected a header with " + ", ".join(REQUIRED)
-        )
-    try:
-        if kind == "parquet":
-            return pq.read_table(path)
-        # Every known column as text: values are parsed below, so that a bad one is reported
-        # with its row instead of failing the whole file.
-        types = {name: pa.string() for name in REQUIRED + OPTIONAL}
-        options = pacsv.ConvertOptions(column_types=types, strings_can_be_null=True)
-        return pacsv.read_csv(path, convert_options=options)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, UnicodeDecodeError) as err:
-        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise InputError(path, f"not a readable {kind.upper()} file: {reason}") from None
+    tape = read_tape(path, REQUIRED + OPTIONAL, header="a header with " + ", ".join(REQUIRED))
+    return tape.table, tape.how if tape.format == "xlsx" else ""  # no --encoding here
 
 
 def _numbers(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -272,7 +256,7 @@ def _month_value(value: object) -> int | None:
 def load_panel(path: str | Path, model: Model) -> Panel:
     """Load and validate a panel (CSV or Parquet) against a model's segments and tiers."""
     path = Path(path)
-    table = _read(path)
+    table, how = _read(path)
     names = table.column_names
     repeated = [c for c in REQUIRED + OPTIONAL if names.count(c) > 1]
     if repeated:
@@ -285,7 +269,7 @@ def load_panel(path: str | Path, model: Model) -> Panel:
         )
     if table.num_rows == 0:
         raise InputError(path, "no rows: the panel has a header but no loan-months")
-    problems = _Problems()
+    problems = _Problems(how)
     values = _values(table, model, problems)
     problems.raise_if_any(path)
     panel = _sorted_panel(values, table, model, path)

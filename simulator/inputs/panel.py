@@ -31,6 +31,7 @@ import pyarrow as pa
 
 from simulator.errors import InputError
 from simulator.inputs.model import Model
+from simulator.inputs.portfolio import _show
 from simulator.states import CHARGED_OFF, M6, MAX_DPD, PAID_OFF, STATES, state_from_dpd
 
 REQUIRED = ("loan_id", "month", "segment", "score", "dpd", "principal")
@@ -174,13 +175,6 @@ class _Problems:
         raise InputError(
             source, f"{self.count} problem(s) in the panel{more}{how}:\n" + "\n".join(shown)
         )
-
-
-def _show(value: object) -> str:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return "missing"
-    text = repr(value.item() if isinstance(value, np.generic) else value)
-    return text if len(text) <= 30 else text[:27] + "..."
 
 
 def _read(path: Path) -> tuple[pa.Table, str]:

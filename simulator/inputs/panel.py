@@ -192,8 +192,11 @@ def _numbers(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, np.ndarra
 
     kind = column.type
     if column.null_count == 0 and (pa.types.is_integer(kind) or pa.types.is_floating(kind)):
-        values = column.to_numpy().astype(np.float64, copy=False)  # a typed column: fast path
+        values = column.to_numpy()  # a typed column: fast path (integers stay integers)
         none = np.zeros(len(values), dtype=bool)
+        if pa.types.is_integer(kind):
+            return values.astype(np.int64, copy=False), none, none
+        values = values.astype(np.float64, copy=False)
         return values, none, ~np.isfinite(values)
     return numbers(column)
 
@@ -329,7 +332,11 @@ def _values(table: pa.Table, model: Model, problems: _Problems) -> dict[str, np.
         out[name] = values if good.all() else np.where(good, values, default)
 
     def whole(lo: float, hi: float) -> Callable[[np.ndarray], np.ndarray]:
-        return lambda v: (np.floor(v) == v) & (v >= lo) & (v <= hi)
+        def check(v: np.ndarray) -> np.ndarray:
+            within = (v >= lo) & (v <= hi)
+            return within if v.dtype.kind in "iu" else within & (np.floor(v) == v)
+
+        return check
 
     def amount(v: np.ndarray) -> np.ndarray:
         return (v >= 0) & (v <= MAX_AMOUNT)

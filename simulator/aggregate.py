@@ -15,7 +15,9 @@ import pandas as pd
 import xarray as xr
 
 from simulator import variables as V
+from simulator.behaviour import KINDS, payment_rates, relief_outcomes
 from simulator.engine.arrays import book_index
+from simulator.engine.layout import REDEFAULT_MONTHS
 from simulator.engine.layout import ACCOUNTS, BALANCE, FLOW, FLOWS
 from simulator.inputs.accounting import CATEGORIES, STAGES, ProvisionRules
 from simulator.inputs.treasury import Treasury
@@ -43,6 +45,11 @@ PROVISION_VARIABLES = (
     "opening_capital",
 )
 """The variables of SPEC 10 (absent from a run without provisions)."""
+RELIEF_VARIABLES = (
+    "restructured_observed", "redefault_loans", "redefault_rate", "holiday_observed",
+    "holiday_current_share",
+)  # fmt: skip
+"""Per-path outcomes of relief (``behaviour``), not per month."""
 
 
 @dataclass
@@ -54,6 +61,8 @@ class RunTotals:
     z: np.ndarray  # (P, H, G) float64
     collection_cost_per_account: int  # fen per delinquent account-month
     operating_cost_per_account: int  # fen per active account-month
+    contact_cost: int  # fen per early contact (a Day-1 miss reported overdue)
+    holiday_months: int  # the policy's holiday length (0: none), for the holiday outcome
     ledger: np.ndarray  # (P, H, L) int64: the provisions ledger (engine.layout)
     rwa: np.ndarray  # (P, H) int64 fen
     tier_loss: np.ndarray  # (P, G, T) int64 fen over the horizon
@@ -62,7 +71,10 @@ class RunTotals:
     def fen(self) -> dict[str, np.ndarray]:
         """Every per-path variable in integer units (fen or counts), segment axis kept."""
         out = {name: self.flows[..., FLOW[name]] for name in FLOWS}
-        out["collection_cost"] = out["delinquent_accounts"] * self.collection_cost_per_account
+        out["collection_cost"] = (
+            out["delinquent_accounts"] * self.collection_cost_per_account
+            + out["early_contacts"] * self.contact_cost
+        )
         out["operating_cost"] = out["active_accounts"] * self.operating_cost_per_account
         out["net_credit_loss"] = (
             out["chargeoff_principal"] + out["settlement_loss"] - out["recoveries"]
@@ -125,6 +137,8 @@ def build_dataset(
             V.FROM_STAGE: list(STAGES),
             V.TO_STAGE: list(STAGES),
             V.CATEGORY: list(CATEGORIES),
+            V.MONTHS_SINCE: list(REDEFAULT_MONTHS),
+            V.KIND: list(KINDS),
             "scenario_weight": (
                 V.SCENARIO,
                 [np.nan if w is None else w for w in scenario_weights or [None] * len(scenarios)],
@@ -157,6 +171,9 @@ def run_values(
         values[name] = getattr(cash, name)[:, :, None]  # a segment axis of one, summed below
     values["min_buffer"] = cash.min_buffer
     values["survival_months"] = cash.survival_months
+    for name, value in payment_rates(by_path).items():
+        values[name] = value[:, :, None]
+    values.update(relief_outcomes(by_path, run.holiday_months))
     if provisions is not None:
         by_path["funding_interest"] = cash.funding_interest
         values.update(_books(run, by_path, treasury, provisions, opening_principal_fen))
@@ -263,6 +280,8 @@ def _variables(
 
     put("min_buffer", stack("min_buffer", reduce_segments=False))
     put("survival_months", stack("survival_months", reduce_segments=False))
+    for name in RELIEF_VARIABLES:
+        put(name, stack(name, reduce_segments=False))
     opening_by_segment = np.broadcast_to(
         segment_opening_fen, (len(scenarios), len(policies), len(segments))
     )

@@ -2,8 +2,8 @@
 
 Per path and month, in integer fen:
 
-* inflows: instalments collected (interest and principal), prepayments, settlement cash and
-  recoveries (already net of agency fees);
+* inflows: instalments collected (interest and principal), penalty interest of late payers,
+  prepayments, settlement cash and recoveries (already net of agency fees);
 * outflows: new lending, collection, legal, mediation and operating costs, interest on the
   funding tranches (their rate plus the scenario's funding spread), and the part of a maturing
   tranche that lenders do not roll over;
@@ -25,8 +25,8 @@ from simulator.inputs.scenario import Scenario
 from simulator.inputs.treasury import MacroResponse, Treasury
 
 FUNDING_SPREAD = "funding_spread_bp"
-INFLOWS = ("collected_interest", "collected_principal", "prepaid_principal", "settlement_cash",
-           "recoveries")  # fmt: skip
+INFLOWS = ("collected_interest", "late_interest", "collected_principal", "prepaid_principal",
+           "settlement_cash", "recoveries")  # fmt: skip
 COSTS = ("collection_cost", "legal_cost", "mediation_fee", "operating_cost")
 
 

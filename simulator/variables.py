@@ -12,6 +12,7 @@ SCENARIO, POLICY, PATH, MONTH, SEGMENT, STATE, LEVEL = (
     "scenario", "policy", "path", "month", "segment", "state", "level",
 )  # fmt: skip
 TIER, STAGE, FROM_STAGE, TO_STAGE, CATEGORY = "tier", "stage", "from_stage", "to_stage", "category"
+MONTHS_SINCE, KIND = "months_since_restructuring", "kind"
 RUN = (SCENARIO, POLICY)
 PATH_MONTH = (*RUN, PATH, MONTH)
 
@@ -279,4 +280,100 @@ _register(
     "CNY",
     "net credit loss by segment and tier",
     "net_credit_loss over the horizon by borrower segment and score tier.",
+)
+
+
+# --- payments and relief (SPEC 11) -------------------------------------------------------------
+
+for _name, (_long, _doc) in {
+    "due_amount": (
+        "instalments due",
+        "Instalments falling due from loans current at the start of the month.",
+    ),
+    "day1_unpaid": (
+        "instalments unpaid on the due date",
+        "Day-1 misses: still unpaid at the month end, or paid within the month after the due date.",
+    ),
+    "collected_30d": (
+        "Day-1 misses paid within the month",
+        "Instalments missed on the due date and paid within the month (30 days).",
+    ),
+    "late_interest": (
+        "penalty interest of late payers",
+        "Penalty interest for the days late of Day-1 misses paid after the grace days.",
+    ),
+    "settled_balance": (
+        "balance settled",
+        "Principal and accrued interest of settled loans "
+        "(settlement_cash over it is the recovery rate of settlements).",
+    ),
+}.items():
+    _register(_name, PATH_MONTH, "CNY", _long, _doc)
+for _name, (_long, _doc) in {
+    "reported_overdue": (
+        "accounts reported overdue",
+        "Accounts reported overdue to the credit "
+        "bureau this month: Day-1 misses not paid within the grace days.",
+    ),
+    "early_contacts": (
+        "early collections contacts",
+        "Day-1 misses paid within the month but "
+        "after the grace days: contacted (collections contact_cost each).",
+    ),
+    "settlement_offers": ("settlement offers", "Delinquent loans offered a settlement."),
+    "reinstal_offers": ("re-instalment offers", "Eligible loans offered a re-instalment."),
+    "reinstal_applications": (
+        "re-instalment applications",
+        "Offers the borrower applied for (approved ones are restructured).",
+    ),
+    "holiday_offers": ("payment holiday offers", "Eligible loans offered a payment holiday."),
+    "early_warning_offers": (
+        "early-warning offers",
+        "Current loans of vulnerable tiers "
+        "offered relief while the macro index is below the trigger.",
+    ),
+    "legal_judgements": ("legal judgements", "Legal cases judged."),
+    "legal_wins": ("legal cases won", "Judgements that recovered."),
+}.items():
+    _register(_name, PATH_MONTH, "1", _long, _doc)
+for _name, (_long, _doc) in {
+    "day1_delinquency_rate": ("Day-1 delinquency rate", "day1_unpaid / due_amount (入催率)."),
+    "collection_rate_30d": ("30-day collection rate", "collected_30d / day1_unpaid (M1回款率)."),
+}.items():
+    _register(_name, PATH_MONTH, "1", _long, _doc)
+_register(
+    "restructured_observed",
+    (*RUN, PATH, MONTHS_SINCE),
+    "1",
+    "re-instalmented loans observed",
+    "Loans re-instalmented at least that many months before the horizon's end.",
+)
+_register(
+    "redefault_loans",
+    (*RUN, PATH, MONTHS_SINCE, KIND),
+    "1",
+    "re-instalmented loans re-defaulted",
+    "Of restructured_observed: 30+ DPD (charged-off included) or charged off that many months "
+    "after the re-instalment.",
+)
+_register(
+    "redefault_rate",
+    (*RUN, PATH, MONTHS_SINCE, KIND),
+    "1",
+    "re-default rate",
+    "redefault_loans / restructured_observed (NaN without re-instalments).",
+)
+_register(
+    "holiday_observed",
+    (*RUN, PATH),
+    "1",
+    "holiday loans observed",
+    "Payment holidays that ended at least three months before the horizon's end.",
+)
+_register(
+    "holiday_current_share",
+    (*RUN, PATH),
+    "1",
+    "holiday loans current after three months",
+    "Share of holiday_observed current three months after the holiday.",
 )

@@ -48,7 +48,7 @@ def book_index(z: np.ndarray, segment_principal: np.ndarray) -> np.ndarray:
 class Levers(NamedTuple):
     """A policy's levers for one book (everything that does not depend on the path)."""
 
-    grace_cure: np.ndarray  # (T,) thresholds: a missed debit is paid within the grace days
+    grace_days: np.ndarray  # (T,) int64: a Day-1 miss paid within them is not reported overdue
     reinstal_eligible: np.ndarray  # (7,) int8 by state
     reinstal_apply: np.ndarray  # (G,) thresholds
     reinstal_cap: int  # restructurings allowed per loan
@@ -129,13 +129,20 @@ class Book:
     opening_loans: int  # the first ``opening_loans`` loans are the opening book
     opening_stage: np.ndarray  # int8: IFRS 9 stage code (0-2) at the as-of date (0 for new)
     opening_since: np.ndarray  # int32: months since the last restructuring at the as-of date
+    opening_relief: np.ndarray  # int8: state a tape's restructured loan was relieved from, -1
 
     @classmethod
     def from_portfolio(
-        cls, portfolio: Portfolio, pool: Pool | None = None, rules: ProvisionRules | None = None
+        cls,
+        portfolio: Portfolio,
+        pool: Pool | None = None,
+        rules: ProvisionRules | None = None,
+        tape_from: int | None = None,
     ) -> Book:
         """The book's loans, followed by ``pool``'s candidate new loans if given; ``rules``
-        stage the opening book (by default, the rules of SPEC 10's defaults).
+        stage the opening book (by default, the rules of SPEC 10's defaults); ``tape_from``: the
+        state a restructured loan of the tape is taken to have been relieved from (the model's
+        relief memory; None: no memory).
 
         A restructured loan of the tape is taken as restructured at the as-of date (the tape
         does not say when: the conservative reading, in probation and under observation)."""
@@ -174,6 +181,11 @@ class Book:
                 np.full(len(new), NOT_RESTRUCTURED),
                 dtype=np.int32,
             ),
+            opening_relief=c(
+                np.where(restructured, -1 if tape_from is None else tape_from, -1),
+                np.full(len(new), -1),
+                dtype=np.int8,
+            ),
         )
 
 
@@ -197,6 +209,10 @@ class Tables:
     originations: np.ndarray  # (B, H) int64: new loans originated per path and month
     provisions: ProvisionTables
     factor_position: FactorPosition  # (B, H): the factor on the ECL tables' grid
+    quick: np.ndarray  # (G, T, 2) probability that a current loan misses the due date and pays
+    # within the month, in normal times (the quick payers do not grow with stress)
+    days_to_pay: np.ndarray  # (31,) thresholds: a quick payer pays within d days (d = 0..30)
+    relief_memory: np.ndarray  # (7, MEMORY_MONTHS + 1): miss factor by state relieved from
 
     @property
     def paths(self) -> int:

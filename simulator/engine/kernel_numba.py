@@ -20,7 +20,8 @@ Randomness: a borrower-month reads the four words of one Philox4x32-10 call whos
 (loan, path, month << 4 | purpose, scenario stream), a pure function of those: a borrower's
 draws are the same under every policy (common random numbers) and in any chunk or block.
 Borrower words: 0 prepayment (current) or the agency recovery event (charged off), 1 the
-transition, 2 the grace cure, 3 the recovered fraction. Policy words (only drawn when the policy
+transition, 2 whether a current payer paid after the due date (a Day-1 miss paid within the
+month), 3 its days to pay (current) or the recovered fraction (charged off). Policy words (only drawn when the policy
 makes offers): 0 settlement acceptance, 1 re-instalment application (or early-warning take-up),
 2 approval, 3 holiday take-up. Legal words: 0 filing at charge-off, 1 success at judgement.
 
@@ -58,14 +59,25 @@ from simulator.engine.layout import (
     CATEGORY_RAISED_TO,
     CHARGEOFF_INTEREST,
     CHARGEOFF_PRINCIPAL,
+    COLLECTED_30D,
     COLLECTED_INTEREST,
     COLLECTED_PRINCIPAL,
+    DAY1_UNPAID,
     DELINQUENT_ACCOUNTS,
+    DUE_AMOUNT,
+    EARLY_CONTACTS,
+    EARLY_WARNING_OFFERS,
     GRACE_CURES,
+    HOLIDAY_CURRENT_3,
+    HOLIDAY_OFFERS,
     HOLIDAYS_STARTED,
+    LATE_INTEREST,
     LEGAL_CASES,
     LEGAL_COST,
+    LEGAL_JUDGEMENTS,
+    LEGAL_WINS,
     MEDIATION_FEE,
+    MEMORY_MONTHS,
     NEW_ACCOUNTS,
     NEW_SERIOUS_DELINQUENCIES,
     ORIGINATED_PRINCIPAL,
@@ -76,10 +88,17 @@ from simulator.engine.layout import (
     PURPOSE_POLICY,
     RECOVERIES,
     RECOVERY_FEES,
+    REDEFAULT_30,
+    REDEFAULT_CO,
+    REINSTAL_APPLICATIONS,
+    REINSTAL_OFFERS,
+    REPORTED_OVERDUE,
     RESTRUCTURED,
+    SETTLED_BALANCE,
     SETTLED_PRINCIPAL,
     SETTLEMENT_CASH,
     SETTLEMENT_LOSS,
+    SETTLEMENT_OFFERS,
     SETTLEMENTS,
     STAGE_BALANCE,
     STAGE_TRANSFERS,
@@ -113,6 +132,9 @@ from simulator.states import CHARGED_OFF, CURRENT, M1, M6, PAID_OFF, SETTLED
 SERIOUS = 4  # dpd_91_120: the first bucket past 90 days, reported to the credit bureau
 MISS = 6  # position of M1 among the worst-first thresholds: the current row's miss threshold
 ALWAYS = np.int64(2**32)  # a threshold every 32-bit word is below
+TWO32 = 2.0**32
+RELIEF_NONE, RELIEF_TAPE, RELIEF_REINSTALMENT, RELIEF_HOLIDAY = 0, 1, 2, 3
+"""Where a loan's relief memory comes from: none, the tape, a re-instalment, a holiday."""
 
 
 @jit
@@ -204,6 +226,78 @@ def book_provisions(lifetime, twelve, rates, rules, ledger, flows, t, segment, t
     return stage
 
 
+@inline_jit
+def settle(flows, stocks, ledger, t, segment, tier, principal, accrued, levers):
+    """A settlement: (1 - haircut) of principal + accrued paid, interest first; the principal
+    not covered is the loss; the mediator's fee out of the cash."""
+    cash = np.int64(np.rint((principal + accrued) * (1.0 - levers.settle_haircut)))
+    principal_part = cash - min(cash, accrued)
+    flows[t, segment, SETTLED_PRINCIPAL] += principal
+    flows[t, segment, SETTLED_BALANCE] += principal + accrued
+    flows[t, segment, SETTLEMENT_CASH] += cash
+    flows[t, segment, SETTLEMENT_LOSS] += principal - principal_part
+    ledger[t, segment, tier, TIER_NET_CREDIT_LOSS] += principal - principal_part
+    flows[t, segment, MEDIATION_FEE] += np.int64(np.rint(cash * levers.mediation_fee))
+    flows[t, segment, SETTLEMENTS] += 1
+    stocks[t, segment, SETTLED, ACCOUNTS] += 1
+
+
+@inline_jit
+def quick_threshold(miss, quick):
+    """Threshold of a Day-1 miss paid within the month, given the instalment was paid by the
+    month end: ``quick / (1 - m)`` for a month-end miss probability m."""
+    m = miss / TWO32
+    if m >= 1.0:
+        return ALWAYS
+    return min(np.int64(np.floor(quick / (1.0 - m) * TWO32)), ALWAYS)
+
+
+@inline_jit
+def paid_late(flows, t, segment, tier, w3, instalment, rate, penalty_multiplier, days_to_pay,
+              grace_days):  # fmt: skip
+    """A Day-1 miss paid within the month, after ``days`` days (word 3): covered by the grace
+    days, or reported overdue - a contact, penalty interest on the instalment for the days."""
+    flows[t, segment, DAY1_UNPAID] += instalment
+    flows[t, segment, COLLECTED_30D] += instalment
+    days = 1
+    while days < 30 and np.int64(w3) >= days_to_pay[days]:
+        days += 1
+    if days <= grace_days[tier]:
+        flows[t, segment, GRACE_CURES] += 1
+    else:
+        flows[t, segment, REPORTED_OVERDUE] += 1
+        flows[t, segment, EARLY_CONTACTS] += 1
+        late = instalment * (rate * penalty_multiplier) * days / 30.0
+        flows[t, segment, LATE_INTEREST] += np.int64(np.rint(late))
+
+
+@inline_jit
+def after_relief(flows, t, segment, relief, since, state):
+    """The re-default curve of re-instalmented loans (30+ DPD 3, 6 and 12 months after) and
+    holiday loans current three months after the holiday."""
+    if relief == RELIEF_REINSTALMENT and state > M1:
+        if since == 3:
+            flows[t, segment, REDEFAULT_30] += 1
+        elif since == 6:
+            flows[t, segment, REDEFAULT_30 + 1] += 1
+        elif since == 12:
+            flows[t, segment, REDEFAULT_30 + 2] += 1
+    elif relief == RELIEF_HOLIDAY and since == 3 and state == CURRENT:
+        flows[t, segment, HOLIDAY_CURRENT_3] += 1
+
+
+@inline_jit
+def charged_off_after_relief(flows, t, segment, since, horizon):
+    """A re-instalmented loan charged off ``since`` months after: 30+ DPD and charged off at
+    every point of the curve from then on, counted in the month of that point."""
+    for k in range(3):
+        months = 3 if k == 0 else (6 if k == 1 else 12)
+        at = t + months - since
+        if since <= months and at < horizon:
+            flows[at, segment, REDEFAULT_30 + k] += 1
+            flows[at, segment, REDEFAULT_CO + k] += 1
+
+
 @parallel_jit
 def _run_block(
     book_segment,
@@ -245,6 +339,10 @@ def _run_block(
     opening_since,
     all_ledgers,
     order,
+    quick,
+    days_to_pay,
+    relief_memory,
+    opening_relief,
 ):
     """The loan loop of SPEC 4: every loan of a chunk on every path of the block, month by
     month, in local variables (no per-loan history is stored; a closed loan stops costing
@@ -270,6 +368,7 @@ def _run_block(
                 term, instalment = book_term[loan], book_instalment[loan]
                 state, restructurings = book_state[loan], book_restructured[loan]
                 stage, since = opening_stage[loan], opening_since[loan]
+                relief_from = opening_relief[loan]  # -1: never relieved
                 t0 = start[loan]
                 if t0 >= 0:
                     # a candidate exists on this path if its rank is among the month's
@@ -314,7 +413,9 @@ def _run_block(
                 chargeoff_balance = np.int64(0)
                 months_charged_off = 0
                 legal_left = -1  # months to judgement when the loan is in the legal channel
-                for t in range(first_month, transition.shape[0]):
+                relief = RELIEF_TAPE if relief_from >= 0 else RELIEF_NONE  # its memory's source
+                horizon = transition.shape[0]
+                for t in range(first_month, horizon):
                     # --- 5. charged-off loans: recovery, by the legal or the agency channel ---
                     if state == CHARGED_OFF:
                         if legal_left >= 0:
@@ -323,7 +424,9 @@ def _run_block(
                                 judgement = philox4x32_10(
                                     loan, path, (t << 4) | PURPOSE_LEGAL, stream, key0, key1
                                 )
+                                flows[t, segment, LEGAL_JUDGEMENTS] += 1
                                 if np.int64(judgement[1]) < levers.legal_success:
+                                    flows[t, segment, LEGAL_WINS] += 1
                                     won = np.int64(
                                         np.rint(chargeoff_balance * levers.legal_fraction)
                                     )
@@ -354,41 +457,31 @@ def _run_block(
                             loan, path, (t << 4) | PURPOSE_POLICY, stream, key0, key1
                         )
                         reinstal = False
+                        came_from = state
                         if state != CURRENT:
-                            if (
-                                state >= levers.settle_min_state
-                                and np.int64(p0) < levers.settle_accept
-                            ):
-                                cash = np.int64(
-                                    np.rint((principal + accrued) * (1.0 - levers.settle_haircut))
-                                )
-                                principal_part = cash - min(cash, accrued)
-                                flows[t, segment, SETTLED_PRINCIPAL] += principal
-                                flows[t, segment, SETTLEMENT_CASH] += cash
-                                flows[t, segment, SETTLEMENT_LOSS] += principal - principal_part
-                                ledger[t, segment, tier, TIER_NET_CREDIT_LOSS] += (
-                                    principal - principal_part
-                                )
-                                flows[t, segment, MEDIATION_FEE] += np.int64(
-                                    np.rint(cash * levers.mediation_fee)
-                                )
-                                flows[t, segment, SETTLEMENTS] += 1
-                                stocks[t, segment, SETTLED, ACCOUNTS] += 1
-                                break
-                            if (
+                            if state >= levers.settle_min_state:
+                                flows[t, segment, SETTLEMENT_OFFERS] += 1
+                                if np.int64(p0) < levers.settle_accept:
+                                    settle(flows, stocks, ledger, t, segment, tier, principal,
+                                           accrued, levers)  # fmt: skip
+                                    break
+                            offered = (
                                 levers.reinstal_eligible[state]
                                 and restructurings < levers.reinstal_cap
-                                and np.int64(p1) < levers.reinstal_apply[segment]
-                                and np.int64(p2) < approve[t, segment, tier]
-                            ):
+                            )
+                            applied = offered and np.int64(p1) < levers.reinstal_apply[segment]
+                            if offered:
+                                flows[t, segment, REINSTAL_OFFERS] += 1
+                            if applied:
+                                flows[t, segment, REINSTAL_APPLICATIONS] += 1
+                            if applied and np.int64(p2) < approve[t, segment, tier]:
                                 reinstal = True
-                            elif (
-                                levers.holiday_eligible[state]
-                                and holidays < levers.holiday_cap
-                                and np.int64(p3) < levers.holiday_take_up
-                            ):
-                                holiday_left = levers.holiday_months
+                            elif levers.holiday_eligible[state] and holidays < levers.holiday_cap:
+                                flows[t, segment, HOLIDAY_OFFERS] += 1
+                                if np.int64(p3) < levers.holiday_take_up:
+                                    holiday_left = levers.holiday_months
                         elif early_warning[t, segment] and levers.ew_tier[tier]:
+                            flows[t, segment, EARLY_WARNING_OFFERS] += 1
                             if levers.ew_offer == OFFER_HOLIDAY:
                                 if (
                                     holidays < levers.holiday_cap
@@ -405,6 +498,8 @@ def _run_block(
                         if holiday_left > 0:
                             holidays += 1
                             flows[t, segment, HOLIDAYS_STARTED] += 1
+                            # its memory counts from the end of the holiday (``since`` 0 then)
+                            relief, relief_from, since = RELIEF_HOLIDAY, came_from, -holiday_left
                         if (
                             reinstal
                         ):  # arrears and interest capitalised, a new annuity, back to current
@@ -428,7 +523,7 @@ def _run_block(
                             state = CURRENT
                             matrix = 1
                             restructurings += 1
-                            since = 0
+                            relief, relief_from, since = RELIEF_REINSTALMENT, came_from, 0
                             flows[t, segment, RESTRUCTURED] += 1
 
                     flows[t, segment, ACTIVE_ACCOUNTS] += 1
@@ -490,15 +585,26 @@ def _run_block(
                     paid = 0  # instalments paid this month
                     if state == CURRENT:
                         miss = row[MISS]
-                        if matrix == 1 and affordability != 1.0:
-                            miss = min(np.int64(np.floor(miss * affordability)), ALWAYS)
-                        if np.int64(w1) >= miss:
-                            paid = 1
-                        elif np.int64(w2) < levers.grace_cure[tier]:  # paid within the grace days
-                            paid = 1
-                            flows[t, segment, GRACE_CURES] += 1
-                        else:
+                        factor = affordability if matrix == 1 else 1.0
+                        if relief_from >= 0 and since >= 0:  # a relieved loan remembers
+                            factor *= relief_memory[relief_from, min(since, MEMORY_MONTHS)]
+                        if factor != 1.0:
+                            miss = min(np.int64(np.floor(miss * factor)), ALWAYS)
+                        if due:
+                            flows[t, segment, DUE_AMOUNT] += instalment
+                        if np.int64(w1) < miss:  # still unpaid at the month end: 1-30 DPD
                             state = M1
+                            if due:
+                                flows[t, segment, DAY1_UNPAID] += instalment
+                            flows[t, segment, REPORTED_OVERDUE] += 1
+                        else:
+                            paid = 1
+                            if due and np.int64(w2) < quick_threshold(
+                                miss, quick[segment, tier, matrix]
+                            ):
+                                paid_late(flows, t, segment, tier, w3, instalment, rate,
+                                          penalty_multiplier, days_to_pay,
+                                          levers.grace_days)  # fmt: skip
                     else:
                         destination = CURRENT
                         for w in range(
@@ -536,6 +642,8 @@ def _run_block(
                         flows[t, segment, CHARGEOFF_PRINCIPAL] += principal
                         flows[t, segment, CHARGEOFF_INTEREST] += accrued
                         ledger[t, segment, tier, TIER_NET_CREDIT_LOSS] += principal
+                        if relief == RELIEF_REINSTALMENT:
+                            charged_off_after_relief(flows, t, segment, since, horizon)
                         stocks[t, segment, CHARGED_OFF, ACCOUNTS] += 1
                         chargeoff_balance = principal + accrued
                         principal = np.int64(0)
@@ -556,6 +664,8 @@ def _run_block(
                         flows[t, segment, NEW_SERIOUS_DELINQUENCIES] += 1
                     stocks[t, segment, state, BALANCE] += principal
                     stocks[t, segment, state, ACCOUNTS] += 1
+                    if relief != RELIEF_NONE:
+                        after_relief(flows, t, segment, relief, since, state)
                     if rules[ENABLED]:
                         stage = book_provisions(
                             lifetime,
@@ -622,7 +732,7 @@ def run_block(
     n, opening = len(book.principal), book.opening_loans
     prov = tables.provisions
     if ledger is None:  # provisions not wanted: a scratch ledger
-        ledger = new_ledger(flows.shape[:4], len(tables.levers.grace_cure))
+        ledger = new_ledger(flows.shape[:4], len(tables.levers.grace_days))
     book_bounds = np.linspace(0, opening, chunks + 1).astype(np.int64)
     pool_bounds = np.linspace(opening, n, chunks + 1).astype(np.int64)
     order = loan_order(book, np.concatenate([book_bounds, pool_bounds[1:]]))
@@ -638,4 +748,5 @@ def run_block(
         tuple(kernel_rules(prov).tolist()),
         tables.factor_position.lower, tables.factor_position.weight,
         book.opening_stage, book.opening_since, ledger, order,
+        tables.quick, tables.days_to_pay, tables.relief_memory, book.opening_relief,
     )  # fmt: skip

@@ -35,8 +35,9 @@ Randomness: one Philox4x32-10 call per (loan, path, month, purpose), counter
 ``(loan, path, month << 4 | purpose, scenario stream)`` and key ``tables.key``; its four 32-bit
 words are compared to integer thresholds as ``int64(x) < threshold`` (probability p when the
 threshold is ``floor(p * 2^32)``). Borrower words (``PURPOSE_BORROWER``): 0 prepayment (current)
-or the agency recovery event (charged off), 1 the transition, 2 the grace cure, 3 the recovered
-fraction. Policy words (``PURPOSE_POLICY``, read only when the policy makes offers at all): 0
+or the agency recovery event (charged off), 1 the transition, 2 whether a current payer paid
+after the due date (a Day-1 miss paid within the month), 3 its days to pay (current) or the
+recovered fraction (charged off). Policy words (``PURPOSE_POLICY``, read only when the policy makes offers at all): 0
 settlement acceptance, 1 re-instalment application (or early-warning take-up of a
 re-instalment), 2 approval, 3 holiday take-up. Legal words (``PURPOSE_LEGAL``): 0 filing at
 charge-off, 1 success at judgement. Words are pure functions of their counters, so computing
@@ -74,14 +75,25 @@ from simulator.engine.layout import (
     CATEGORY_RAISED_TO,
     CHARGEOFF_INTEREST,
     CHARGEOFF_PRINCIPAL,
+    COLLECTED_30D,
     COLLECTED_INTEREST,
     COLLECTED_PRINCIPAL,
+    DAY1_UNPAID,
     DELINQUENT_ACCOUNTS,
+    DUE_AMOUNT,
+    EARLY_CONTACTS,
+    EARLY_WARNING_OFFERS,
     GRACE_CURES,
+    HOLIDAY_CURRENT_3,
+    HOLIDAY_OFFERS,
     HOLIDAYS_STARTED,
+    LATE_INTEREST,
     LEGAL_CASES,
     LEGAL_COST,
+    LEGAL_JUDGEMENTS,
+    LEGAL_WINS,
     MEDIATION_FEE,
+    MEMORY_MONTHS,
     N_LEDGER,
     NEW_ACCOUNTS,
     NEW_SERIOUS_DELINQUENCIES,
@@ -93,10 +105,18 @@ from simulator.engine.layout import (
     PURPOSE_POLICY,
     RECOVERIES,
     RECOVERY_FEES,
+    REDEFAULT_30,
+    REDEFAULT_CO,
+    REDEFAULT_MONTHS,
+    REINSTAL_APPLICATIONS,
+    REINSTAL_OFFERS,
+    REPORTED_OVERDUE,
     RESTRUCTURED,
+    SETTLED_BALANCE,
     SETTLED_PRINCIPAL,
     SETTLEMENT_CASH,
     SETTLEMENT_LOSS,
+    SETTLEMENT_OFFERS,
     SETTLEMENTS,
     STAGE_BALANCE,
     STAGE_TRANSFERS,
@@ -112,6 +132,9 @@ if TYPE_CHECKING:
 SERIOUS = 4  # dpd_91_120: the first bucket past 90 days, reported to the credit bureau
 MISS = 6  # position of M1 among the worst-first thresholds: the current row's miss threshold
 ALWAYS = np.int64(2**32)  # a threshold every 32-bit word is below
+TWO32 = 2.0**32
+RELIEF_NONE, RELIEF_TAPE, RELIEF_REINSTALMENT, RELIEF_HOLIDAY = 0, 1, 2, 3
+"""Where a loan's relief memory comes from: none, the tape, a re-instalment, a holiday."""
 
 Words = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
@@ -163,6 +186,15 @@ def payment(
     return interest_part, amount - interest_part
 
 
+def quick_threshold(miss: np.ndarray, quick: np.ndarray) -> np.ndarray:
+    """Threshold of a Day-1 miss paid within the month, given the instalment was paid by the
+    month end: ``quick / (1 - m)`` for a month-end miss probability m (per loan)."""
+    m = miss / TWO32
+    with np.errstate(divide="ignore", invalid="ignore"):
+        threshold = np.minimum(np.floor(quick / (1.0 - m) * TWO32), float(ALWAYS))
+    return np.where(m >= 1.0, ALWAYS, np.nan_to_num(threshold).astype(np.int64))
+
+
 def fen(amount: np.ndarray) -> np.ndarray:
     """A float64 amount rounded half to even to whole fen (the kernel's ``int64(rint(x))``)."""
     return np.rint(amount).astype(np.int64)
@@ -193,6 +225,31 @@ class MonthTotals:
         cells = (self.segment[mask], state[mask])
         np.add.at(self.stocks[:, :, BALANCE], cells, principal[mask])
         np.add.at(self.stocks[:, :, ACCOUNTS], cells, 1)
+
+
+def after_relief(month: MonthTotals, mask: np.ndarray, relief: np.ndarray, since: np.ndarray,
+                 state: np.ndarray) -> None:  # fmt: skip
+    """Re-instalmented loans 30+ DPD 3, 6 and 12 months after; holiday loans current three
+    months after the holiday (the loans in ``mask`` at the end of the month)."""
+    worse = mask & (relief == RELIEF_REINSTALMENT) & (state > M1)
+    for k, months in enumerate(REDEFAULT_MONTHS):
+        month.add(REDEFAULT_30 + k, worse & (since == months))
+    month.add(
+        HOLIDAY_CURRENT_3, mask & (relief == RELIEF_HOLIDAY) & (since == 3) & (state == CURRENT)
+    )
+
+
+def charged_off_after_relief(flows: np.ndarray, t: int, segment: np.ndarray, mask: np.ndarray,
+                             since: np.ndarray) -> None:  # fmt: skip
+    """Re-instalmented loans charged off ``since`` months after: 30+ DPD and charged off at
+    every point of the curve from then on, counted in the month of that point (``flows`` is
+    the path's (H, G, F))."""
+    for k, months in enumerate(REDEFAULT_MONTHS):
+        at = t + months - since
+        counted = mask & (since <= months) & (at < flows.shape[0])
+        cells = (at[counted], segment[counted])
+        np.add.at(flows[:, :, REDEFAULT_30 + k], cells, 1)
+        np.add.at(flows[:, :, REDEFAULT_CO + k], cells, 1)
 
 
 class Ledger:
@@ -316,7 +373,7 @@ def run_block(
     if levers.reinstal_cap > 0 and len(levers.reinstal_factor) != len(book.principal):
         raise ValueError("the levers were built for another book")
     if ledger is None:  # provisions not wanted: a scratch ledger
-        ledger = np.zeros((*flows.shape[:4], len(levers.grace_cure), N_LEDGER), np.int64)
+        ledger = np.zeros((*flows.shape[:4], len(levers.grace_days), N_LEDGER), np.int64)
     n = len(book.principal)
     loans = np.arange(n)
     segment = book.segment.astype(np.intp)
@@ -330,7 +387,7 @@ def run_block(
     offers = makes_offers(levers)
     # Per-loan and per-tier lever settings, looked up once.
     reinstal_apply = levers.reinstal_apply[segment]  # threshold per loan
-    grace_cure = levers.grace_cure[tier]  # threshold per loan
+    grace_days = levers.grace_days[tier]  # per loan
     ew_tier = levers.ew_tier[tier].astype(bool)  # a tier offered under early warning
     reinstal_eligible = levers.reinstal_eligible.astype(bool)  # by state
     holiday_eligible = levers.holiday_eligible.astype(bool)  # by state
@@ -361,7 +418,9 @@ def run_block(
         months_charged_off = np.zeros(n, dtype=np.int64)  # months of agency work so far
         legal_left = np.full(n, -1, dtype=np.int64)  # months to judgement (-1: not in court)
         stage = book.opening_stage.astype(np.int64)  # IFRS 9 stage at the last month end
-        since = book.opening_since.astype(np.int64)  # months since the last restructuring
+        since = book.opening_since.astype(np.int64)  # months since the last relief
+        relief_from = book.opening_relief.astype(np.int64)  # state last relieved from (-1)
+        relief = np.where(relief_from >= 0, RELIEF_TAPE, RELIEF_NONE)  # its memory's origin
         # Open: on the book or in recovery. Candidate new loans open once originated.
         open_ = book.start < 0
         # A candidate is originated on this path if its rank is among its month's originations.
@@ -394,6 +453,8 @@ def run_block(
             if judged.any():
                 _, won_word, _, _ = philox_words(loans, path, t, PURPOSE_LEGAL, stream, key)
                 won = judged & (won_word < levers.legal_success)
+                month.add(LEGAL_JUDGEMENTS, judged)
+                month.add(LEGAL_WINS, won)
                 month.add(RECOVERIES, won, fen(chargeoff_balance * levers.legal_fraction))
                 provisions.loss(won, fen(chargeoff_balance * levers.legal_fraction), sign=-1)
                 open_ &= ~judged
@@ -428,9 +489,10 @@ def run_block(
                 # principal + accrued interest and close as settled. The cash goes to interest
                 # first; the principal not covered is the settlement loss. The mediator takes
                 # its fee out of the cash. A settled loan does nothing else this month.
-                settles = (
-                    delinquent & (state >= levers.settle_min_state) & (p0 < levers.settle_accept)
-                )
+                settle_offered = delinquent & (state >= levers.settle_min_state)
+                month.add(SETTLEMENT_OFFERS, settle_offered)
+                settles = settle_offered & (p0 < levers.settle_accept)
+                month.add(SETTLED_BALANCE, settles, principal + accrued)
                 cash = fen((principal + accrued) * (1.0 - levers.settle_haircut))
                 principal_part = cash - np.minimum(cash, accrued)
                 month.add(SETTLED_PRINCIPAL, settles, principal)
@@ -449,24 +511,28 @@ def run_block(
                 # eligible bucket, below the cap, taken up (word 3). (States are clipped to M6
                 # only to index the masks by state: charged-off and closed loans are not in
                 # ``delinquent``.)
-                reinstal = (
+                reinstal_offered = (
                     delinquent
                     & reinstal_eligible[state.clip(max=M6)]
                     & (restructurings < levers.reinstal_cap)
-                    & (p1 < reinstal_apply)
-                    & approved
                 )
-                holiday = (
+                applied = reinstal_offered & (p1 < reinstal_apply)
+                month.add(REINSTAL_OFFERS, reinstal_offered)
+                month.add(REINSTAL_APPLICATIONS, applied)
+                reinstal = applied & approved
+                holiday_offered = (
                     delinquent
                     & ~reinstal
                     & holiday_eligible[state.clip(max=M6)]
                     & (holidays < levers.holiday_cap)
-                    & (p3 < levers.holiday_take_up)
                 )
+                month.add(HOLIDAY_OFFERS, holiday_offered)
+                holiday = holiday_offered & (p3 < levers.holiday_take_up)
                 # Early warning: while Z of the loan's segment is below the trigger, current
                 # loans of the vulnerable tiers are offered a holiday (taken up: word 3) or a
                 # re-instalment (taken up: word 1, approved: word 2).
                 warned = offered & (state == CURRENT) & early_warning[t][segment] & ew_tier
+                month.add(EARLY_WARNING_OFFERS, warned)
                 if levers.ew_offer == OFFER_HOLIDAY:
                     holiday |= warned & (holidays < levers.holiday_cap) & (p3 < levers.ew_take_up)
                 elif levers.ew_offer == OFFER_REINSTALMENT:
@@ -482,6 +548,10 @@ def run_block(
                 holiday_left[holiday] = levers.holiday_months
                 holidays[holiday] += 1
                 month.add(HOLIDAYS_STARTED, holiday)
+                # its memory counts from the end of the holiday (``since`` 0 then)
+                if levers.holiday_months > 0:
+                    relief[holiday], relief_from[holiday] = RELIEF_HOLIDAY, state[holiday]
+                    since[holiday] = -levers.holiday_months
 
                 # Re-instalment: penalty interest waived (if the policy says so), the remaining
                 # accrued interest capitalised, a new annuity over the new term at the new rate
@@ -489,6 +559,7 @@ def run_block(
                 # restructured matrix. The miss probability then scales with the affordability
                 # ratio new instalment / old instalment (a table lookup).
                 if reinstal.any():
+                    relief[reinstal], relief_from[reinstal] = RELIEF_REINSTALMENT, state[reinstal]
                     if levers.reinstal_waive:
                         month.add(WAIVED_INTEREST, reinstal, penalty)
                         accrued[reinstal] -= penalty[reinstal]
@@ -562,21 +633,41 @@ def run_block(
             paid = np.zeros(n, dtype=np.int64)  # instalments paid this month
             new_state = state.copy()
 
-            # From current: the debit fails (word 1 below the miss threshold, scaled for a
-            # re-instalmented loan by its affordability factor) or it is paid. A failed debit
-            # paid within the grace days (word 2) counts as paid; otherwise the loan is M1.
+            # From current: still unpaid at the month end (word 1 below the miss threshold,
+            # scaled for a re-instalmented loan by its affordability factor and for a relieved
+            # loan by the memory of the state it was relieved from) - 1-30 DPD - or paid. Of
+            # the paid, some missed the due date and paid within the month (word 2: as many as
+            # in normal times, ``tables.quick``); they took a number of days
+            # (word 3): within the grace days nothing is recorded, after them the loan is
+            # reported overdue, contacted and pays penalty interest for the days.
             from_current = moving & (state == CURRENT)
             miss = row[:, MISS]
-            scaled = (matrix == 1) & (affordability != 1.0)
+            factor = np.where(matrix == 1, affordability, 1.0)
+            remembers = (relief_from >= 0) & (since >= 0)
+            memory = tables.relief_memory[relief_from.clip(min=0), since.clip(0, MEMORY_MONTHS)]
+            factor = factor * np.where(remembers, memory, 1.0)
             miss = np.where(
-                scaled, np.minimum(np.floor(miss * affordability).astype(np.int64), ALWAYS), miss
+                factor != 1.0, np.minimum(np.floor(miss * factor).astype(np.int64), ALWAYS), miss
             )
-            debited = from_current & (w1 >= miss)
-            grace_cured = from_current & ~debited & (w2 < grace_cure)
-            missed = from_current & ~debited & ~grace_cured
-            paid[debited | grace_cured] = 1
-            month.add(GRACE_CURES, grace_cured)
+            current_due = from_current & due
+            month.add(DUE_AMOUNT, current_due, instalment)
+            missed = from_current & (w1 < miss)
+            debited = from_current & ~missed
+            paid[debited] = 1
             new_state[missed] = M1
+            month.add(DAY1_UNPAID, missed & due, instalment)
+            month.add(REPORTED_OVERDUE, missed)
+            late = debited & due & (w2 < quick_threshold(miss, tables.quick[segment, tier, matrix]))
+            month.add(DAY1_UNPAID, late, instalment)
+            month.add(COLLECTED_30D, late, instalment)
+            days = 1 + (w3[:, None] >= tables.days_to_pay[None, 1:30]).sum(axis=1)
+            covered = late & (days <= grace_days)
+            reported = late & ~covered
+            month.add(GRACE_CURES, covered)
+            month.add(REPORTED_OVERDUE, reported)
+            month.add(EARLY_CONTACTS, reported)
+            late_interest = instalment * (rate * tables.penalty_multiplier) * days / 30.0
+            month.add(LATE_INTEREST, reported, fen(late_interest))
 
             # From Mk: the destination drawn (current if word 1 exceeds every threshold).
             below = w1[:, None] < row
@@ -621,6 +712,9 @@ def run_block(
             charged_off = moving & ~paid_off & (state == CHARGED_OFF)
             month.add(CHARGEOFF_PRINCIPAL, charged_off, principal)
             provisions.loss(charged_off, principal)
+            charged_off_after_relief(
+                month_flows, t, segment, charged_off & (relief == RELIEF_REINSTALMENT), since
+            )
             month.add(CHARGEOFF_INTEREST, charged_off, accrued)
             month.entered(CHARGED_OFF, charged_off)
             chargeoff_balance[charged_off] = principal[charged_off] + accrued[charged_off]
@@ -638,6 +732,7 @@ def run_block(
             # --- 6. first serious delinquency (reported to the credit bureau), end-of-month
             # stocks of the loans still active.
             still_active = moving & ~paid_off & ~charged_off
+            after_relief(month, still_active, relief, since, state)
             newly_serious = still_active & (state >= SERIOUS) & ~serious
             month.add(NEW_SERIOUS_DELINQUENCIES, newly_serious)
             serious |= newly_serious

@@ -46,6 +46,32 @@ FLOWS: tuple[str, ...] = (
     *(f"category_raised_to_{c}" for c in range(5)),
     *(f"stage_transfer_{a}_{b}" for a in range(3) for b in range(3)),
     "new_accounts",
+    # payments between the due date and the month end (SPEC 11): money, then counts
+    "due_amount",
+    "day1_unpaid",
+    "collected_30d",
+    "late_interest",
+    "reported_overdue",
+    "early_contacts",
+    # what the policy offered, and how it went
+    "settlement_offers",
+    "settled_balance",
+    "reinstal_offers",
+    "reinstal_applications",
+    "holiday_offers",
+    "early_warning_offers",
+    "legal_judgements",
+    "legal_wins",
+    # re-instalmented loans 30+ DPD (charged off included) and charged off 3, 6 and 12 months
+    # after the re-instalment, counted in the month they are observed; holiday loans current
+    # three months after the holiday
+    "redefault_30_3",
+    "redefault_30_6",
+    "redefault_30_12",
+    "redefault_co_3",
+    "redefault_co_6",
+    "redefault_co_12",
+    "holiday_current_3",
 )
 """Per-month flows: money in fen, then account-months and event counts."""
 
@@ -80,6 +106,27 @@ HOLIDAYS_STARTED = FLOW["holidays_started"]
 SETTLEMENTS = FLOW["settlements"]
 LEGAL_CASES = FLOW["legal_cases"]
 NEW_SERIOUS_DELINQUENCIES = FLOW["new_serious_delinquencies"]
+DUE_AMOUNT = FLOW["due_amount"]
+DAY1_UNPAID = FLOW["day1_unpaid"]
+COLLECTED_30D = FLOW["collected_30d"]
+LATE_INTEREST = FLOW["late_interest"]
+REPORTED_OVERDUE = FLOW["reported_overdue"]
+EARLY_CONTACTS = FLOW["early_contacts"]
+SETTLEMENT_OFFERS = FLOW["settlement_offers"]
+SETTLED_BALANCE = FLOW["settled_balance"]
+REINSTAL_OFFERS = FLOW["reinstal_offers"]
+REINSTAL_APPLICATIONS = FLOW["reinstal_applications"]
+HOLIDAY_OFFERS = FLOW["holiday_offers"]
+EARLY_WARNING_OFFERS = FLOW["early_warning_offers"]
+LEGAL_JUDGEMENTS = FLOW["legal_judgements"]
+LEGAL_WINS = FLOW["legal_wins"]
+REDEFAULT_30 = FLOW["redefault_30_3"]  # + 0, 1, 2 for 3, 6, 12 months
+REDEFAULT_CO = FLOW["redefault_co_3"]
+HOLIDAY_CURRENT_3 = FLOW["holiday_current_3"]
+REDEFAULT_MONTHS = (3, 6, 12)
+"""Months after a re-instalment at which the re-default curve is read."""
+MEMORY_MONTHS = 24
+"""Months after a relief beyond which its memory factor stays at its last value."""
 
 # Purposes: the last 4 bits of the third Philox counter word, so that each use of randomness has
 # its own stream and a borrower's draws do not depend on which other draws were made.

@@ -61,7 +61,6 @@ def policy_levers(model: Model, policy: Policy, book: Book | None) -> Levers:
     """
     n_states = len(ACTIVE_STATES)
     off = np.zeros(n_states, np.int8)
-    grace = model.grace.cure_per_day
     ratio = (np.arange(AFFORDABILITY_SIZE) + 0.5) / AFFORDABILITY_STEPS
     re, hol, settle = policy.reinstalment, policy.holiday, policy.settlement
     legal, ew = policy.legal, policy.early_warning
@@ -69,7 +68,7 @@ def policy_levers(model: Model, policy: Policy, book: Book | None) -> Levers:
         raise ValueError("a policy with re-instalment needs the book for its annuity factors")
     monthly_rate = np.zeros(0) if book is None else book.monthly_rate
     return Levers(
-        grace_cure=thresholds(1.0 - (1.0 - grace) ** grace_days(model, policy)),
+        grace_days=grace_days(model, policy).astype(np.int64),
         reinstal_eligible=_states(re.eligible) if re else off,
         reinstal_apply=thresholds(
             [re.application.get(s, 0.0) if re else 0.0 for s in model.segment_names]

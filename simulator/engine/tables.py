@@ -24,8 +24,8 @@ import zlib
 import numpy as np
 from scipy import special, stats
 
-from simulator.engine.arrays import Levers, Pool, Tables, thresholds
-from simulator.engine.layout import PURPOSE_MACRO
+from simulator.engine.arrays import TWO_32, Levers, Pool, Tables, thresholds
+from simulator.engine.layout import MEMORY_MONTHS, PURPOSE_MACRO
 from simulator.engine.levers import grace_days, path_levers, policy_levers
 from simulator.inputs.model import CollectionsResponse, Model
 from simulator.inputs.policy import Policy
@@ -38,6 +38,8 @@ QUANTILE_BITS = 12
 """Recovered fractions are drawn from a table of 2^12 Beta quantiles (the top 12 bits of a word)."""
 
 WORST_FIRST = np.arange(CHARGED_OFF, -1, -1)
+MISS_COLUMN = CHARGED_OFF - M1
+"""Position of M1 among the worst-first destinations: from current, the miss threshold."""
 """Destination codes in threshold order: charged_off, M6, ..., M1, current."""
 
 
@@ -236,4 +238,35 @@ def build_tables(
         originations=(np.zeros(z.shape[:2], np.int64) if pool is None else pool.originations(z)),
         provisions=provisions,
         factor_position=factor_position(provisions, eta),
+        quick=quick_payers(model, probits),
+        days_to_pay=days_to_pay(model.payments.pay_per_day),
+        relief_memory=relief_memory(model.relief.peak, model.relief.decay),
     )
+
+
+def quick_payers(model: Model, probits: np.ndarray) -> np.ndarray:
+    """Probability (G, T, 2) that a current loan misses the due date and pays within the month:
+    in normal times (the unshifted row: Z's average), a share ``quick_share`` of the Day-1
+    misses, so ``miss * q / (1 - q)``. Accidental misses do not grow with stress, so the
+    month-end misses do and the 30-day collection rate falls, as lenders report in a
+    downturn."""
+    share = model.payments.quick_share
+    miss = special.ndtr(probits[:, :, :, CURRENT, MISS_COLUMN])
+    return np.ascontiguousarray(miss * share / (1.0 - share))
+
+
+def days_to_pay(pay_per_day: float) -> np.ndarray:
+    """Thresholds of the days a quick payer takes after the due date: a payment on each day
+    with probability ``pay_per_day``, given that it comes within the month (30 days)."""
+    days = np.arange(31)
+    within = (1 - (1 - pay_per_day) ** days) / (1 - (1 - pay_per_day) ** 30)
+    out = thresholds(within)
+    out[30] = int(TWO_32)
+    return out
+
+
+def relief_memory(peak: np.ndarray, decay: float) -> np.ndarray:
+    """Miss-probability factor (7, MEMORY_MONTHS + 1) by the state a loan was relieved from and
+    the months since the relief ended: ``1 + (peak - 1) * decay^months``."""
+    months = np.arange(MEMORY_MONTHS + 1)
+    return np.ascontiguousarray(1.0 + (peak[:, None] - 1.0) * decay ** months[None, :])

@@ -46,10 +46,29 @@ class Tier:
 
 @dataclass(frozen=True)
 class GraceResponse:
-    cure_per_day: float
-    """Probability that a failed debit is paid on each day of grace: cure = 1 - (1 - d)^days."""
     moral_hazard_per_day: float
     """Relative rise of the miss probability per grace day offered (borrowers rely on grace)."""
+
+
+@dataclass(frozen=True)
+class PaymentBehaviour:
+    """What happens between the due date and the month end (SPEC 11)."""
+
+    quick_share: float
+    """Share of the amounts missed on the due date (Day-1 delinquency) paid within the month."""
+    pay_per_day: float
+    """Daily probability of paying among those who pay within the month (days to pay)."""
+
+
+@dataclass(frozen=True)
+class ReliefMemory:
+    """How a loan behaves after a re-instalment or a payment holiday (SPEC 11): its miss
+    probability is multiplied by ``1 + (peak[bucket it came from] - 1) * decay^months``, the
+    months counted from the end of the relief."""
+
+    peak: np.ndarray  # (7,) by the active state the loan was relieved from
+    decay: float
+    tape_from: int  # the state assumed for a restructured loan of the tape (it does not say)
 
 
 @dataclass(frozen=True)
@@ -85,6 +104,8 @@ class Model:
     penalty_multiplier: float
     affordability_power: float
     grace: GraceResponse
+    payments: PaymentBehaviour
+    relief: ReliefMemory
     collections: CollectionsResponse
     recovery: RecoveryModel
     provisions: ProvisionRules
@@ -124,6 +145,8 @@ def load_model(name_or_path: str | Path = "default") -> Model:
             "tiers",
             "segments",
             "grace",
+            "payments",
+            "relief",
             "collections",
             "recovery",
             "provisions",
@@ -135,7 +158,12 @@ def load_model(name_or_path: str | Path = "default") -> Model:
     )
     if not segments:
         raise doc["segments"].fail("at least one segment is required")
-    grace = doc["grace"].table(["cure_per_day", "moral_hazard_per_day"])
+    if "cure_per_day" in doc["grace"]:
+        raise doc["grace"]["cure_per_day"].fail(
+            "grace no longer cures a missed debit: the days to pay of a Day-1 miss are "
+            "[payments] pay_per_day (and quick_share), see SPEC 11"
+        )
+    grace = doc["grace"].table(["moral_hazard_per_day"])
     collections = doc["collections"].table(["cure_elasticity", "backlash"])
     recovery = doc["recovery"].table(
         ["monthly_hazard", "fraction_alpha", "fraction_beta", "agency_fee", "window_months"]
@@ -150,10 +178,9 @@ def load_model(name_or_path: str | Path = "default") -> Model:
         macro_scale=macro_scale,
         penalty_multiplier=doc["penalty_multiplier"].number(1.0, 5.0),
         affordability_power=doc["affordability_power"].number(0.0, 5.0),
-        grace=GraceResponse(
-            cure_per_day=grace["cure_per_day"].probability(),
-            moral_hazard_per_day=grace["moral_hazard_per_day"].number(0.0, 1.0),
-        ),
+        grace=GraceResponse(moral_hazard_per_day=grace["moral_hazard_per_day"].number(0.0, 1.0)),
+        payments=_payments(doc["payments"]),
+        relief=_relief(doc["relief"]),
         collections=CollectionsResponse(
             cure_elasticity=collections["cure_elasticity"].number(0.0, 5.0),
             backlash=collections["backlash"].number(0.0, 5.0),
@@ -166,6 +193,27 @@ def load_model(name_or_path: str | Path = "default") -> Model:
             window_months=recovery["window_months"].integer(0, 600),
         ),
         provisions=provision_rules(doc.get("provisions")),
+    )
+
+
+def _payments(node: Node) -> PaymentBehaviour:
+    node.table(["quick_share", "pay_per_day"])
+    return PaymentBehaviour(
+        quick_share=node["quick_share"].number(0.0, 1.0, hi_open=True),
+        pay_per_day=node["pay_per_day"].number(0.0, 1.0, lo_open=True),
+    )
+
+
+def _relief(node: Node) -> ReliefMemory:
+    node.table(["peak", "decay", "tape_from"])
+    peak = node["peak"].table(list(ACTIVE_STATES))
+    missing = [state for state in ACTIVE_STATES if state not in peak]
+    if missing:
+        raise peak.fail(f"needs a multiplier for every state; missing {', '.join(missing)}")
+    return ReliefMemory(
+        peak=np.array([peak[state].number(0.0, 100.0) for state in ACTIVE_STATES]),
+        decay=node["decay"].number(0.0, 1.0),
+        tape_from=ACTIVE_STATES.index(node["tape_from"].string(ACTIVE_STATES)),
     )
 
 

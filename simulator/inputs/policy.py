@@ -27,6 +27,8 @@ class Collections:
     """1.0 is the model's baseline; above it cures rise, costs rise and borrowers may push back."""
     cost_per_account: float = 0.0
     """CNY per delinquent account per month at intensity 1 (scales linearly with intensity)."""
+    contact_cost: float = 0.0
+    """CNY per early contact: a Day-1 miss paid within the month but after the grace days."""
 
 
 @dataclass(frozen=True)
@@ -144,10 +146,11 @@ def load_policy(name_or_path: str | Path) -> Policy:
 
 
 def _collections(node: Node) -> Collections:
-    node.table(["intensity", "cost_per_account"])
+    node.table(["intensity", "cost_per_account", "contact_cost"])
     return Collections(
         intensity=node["intensity"].number(0.0, 5.0),
         cost_per_account=node["cost_per_account"].number(0.0),
+        contact_cost=node["contact_cost"].number(0.0) if "contact_cost" in node else 0.0,
     )
 
 

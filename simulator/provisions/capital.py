@@ -7,7 +7,8 @@ All money is integer fen until the ratios, so the identities hold exactly on eve
 * allowance roll-forward: ``opening + sum(credit_loss_expense) - sum(net_credit_loss) =
   closing``, where ``credit_loss_expense[t] = allowance[t] - allowance[t-1] + net_credit_loss[t]``;
 * capital roll-forward: ``capital[t] = capital[t-1] + profit[t] - tax[t]``, with ``profit`` =
-  interest collected (instalments, prepayments and the interest part of settlement cash) -
+  interest collected (instalments, prepayments, late payers' penalty interest and the interest
+  part of settlement cash) -
   funding interest - collection, legal, mediation and operating costs - credit loss expense.
 
 Risk weights (``[capital]`` of the treasury file): *standardised* - non-defaulted regulatory retail
@@ -189,7 +190,7 @@ def profit(flows: dict[str, np.ndarray], expense: np.ndarray) -> np.ndarray:
     settlement_interest = flows["settlement_cash"] - (
         flows["settled_principal"] - flows["settlement_loss"]
     )
-    income = flows["collected_interest"] + settlement_interest
+    income = flows["collected_interest"] + flows["late_interest"] + settlement_interest
     costs = sum(
         flows[name]
         for name in (

@@ -15,7 +15,7 @@ policy, by backward induction over the same model the engine simulates:
   (settlement, re-instalment, payment holiday, early warning) with their take-up, acceptance and
   approval at that month's Z; prepayment; the transition row shifted by the tier's delta and by
   Z (collections intensity and the grace moral hazard already folded into the rows, as in
-  ``engine.tables``); a missed debit cured within the grace days counts as paid;
+  ``engine.tables``; grace days change what is recorded of a Day-1 miss, not the month end);
 * **exposure** is the principal (interest is income when collected in this engine's accounts,
   so accrued interest is not an asset the allowance covers). Paying ``j`` of ``q`` outstanding
   instalments leaves ``((1+r)^q - (1+r)^j) / ((1+r)^q - 1)`` of the principal (an annuity), and
@@ -52,7 +52,6 @@ from scipy import special
 
 from simulator.engine.arrays import Book, Levers
 from simulator.engine.cohorts import QUARTER
-from simulator.engine.levers import grace_days
 from simulator.engine.tables import base_probits, beta_quantiles, macro_path_index
 from simulator.inputs.accounting import ProvisionRules
 from simulator.inputs.model import Model
@@ -182,8 +181,6 @@ class _Chain:
         self.unpenalised = rate[..., None] * k  # accrued with the penalty part waived
         self.recovery = self._recovery(rate)  # (2, G, K, L)
         self.prepay = np.array([s.prepayment for s in model.segments])
-        days = grace_days(model, policy)
-        self.grace = 1.0 - (1.0 - model.grace.cure_per_day) ** days  # (K,)
         self.shape = (2, G, K, 2, N_STATES, self.N, self.L, len(self.grid.points))
         n = np.arange(self.N)
         self.n_next = np.maximum(n - 1, 0)
@@ -270,9 +267,9 @@ class _Chain:
         def prob(s: int, d: int) -> np.ndarray:  # (G, K, 2, E) -> (1, G, K, 2, 1, 1, E)
             return p[:, :, :, s, d, :][None, :, :, :, None, None, :]
 
-        # current: prepay, miss (unless cured within grace), or pay one instalment
+        # current: prepay, miss (still unpaid at the month end), or pay one instalment
         keep = (1 - self.prepay)[None, :, None, None, None, None, None]
-        miss = prob(0, M1) * (1 - self.grace)[None, None, :, None, None, None, None]
+        miss = prob(0, M1)
         paid = expand(left(0, 1)) * self._end(after, default, rows, 0)[:, :, :, :, nn]
         missed = self._end(after, default, rows, M1)[:, :, :, :, nn]
         value = df * keep * (miss * missed + (1 - miss) * paid)

@@ -39,6 +39,8 @@ def assemble(run: ResolvedRun, totals: PathTotals) -> xr.Dataset:
                     policy.collections.cost_per_account * policy.collections.intensity * 100
                 ),
                 operating_cost_per_account=round(treasury.operating_cost_per_account * 100),
+                contact_cost=round(policy.collections.contact_cost * 100),
+                holiday_months=policy.holiday.months if policy.holiday else 0,
             )
     return aggregate.build_dataset(
         per_run,

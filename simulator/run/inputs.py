@@ -122,7 +122,7 @@ def resolve_inputs(
     start = _common_start(scenario_list)
 
     pool = new_lending_pool(book, treasury, horizon, seed)
-    kernel_book = Book.from_portfolio(book, pool, model.provisions)
+    kernel_book = Book.from_portfolio(book, pool, model.provisions, model.relief.tape_from)
     capital = treasury.capital
     inputs = RunInputs(
         book=kernel_book,

@@ -209,6 +209,7 @@ def one_loan_book(
         opening_loans=1,
         opening_stage=np.zeros(1, dtype=np.int8),
         opening_since=np.full(1, NOT_RESTRUCTURED, dtype=np.int32),
+        opening_relief=np.full(1, -1, dtype=np.int8),
     )
 
 

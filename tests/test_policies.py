@@ -67,6 +67,7 @@ from simulator.engine.tables import (
     WORST_FIRST,
     base_probits,
     build_tables,
+    days_to_pay,
     transition_thresholds,
     with_collections,
 )
@@ -154,6 +155,7 @@ def book_of(*loans: Loan) -> Book:
         opening_loans=len(loans),
         opening_stage=np.zeros(len(loans), dtype=np.int8),
         opening_since=np.full(len(loans), NOT_RESTRUCTURED, dtype=np.int32),
+        opening_relief=np.full(len(loans), -1, dtype=np.int8),
     )
 
 
@@ -245,12 +247,17 @@ def annuity(principal: int, monthly_rate: float, term: int) -> int:
 # --- grace ------------------------------------------------------------------------------------
 
 
-def test_grace_cure_thresholds_follow_the_days_per_tier(model) -> None:
+def test_grace_days_per_tier_and_the_days_to_pay_thresholds(model) -> None:
     levers = policy_levers(model, load_policy("grace"), None)
-    days = np.array([3, 2, 1, 0, 0])  # A..E in grace.toml
-    d = model.grace.cure_per_day
-    np.testing.assert_array_equal(levers.grace_cure, np.floor((1 - (1 - d) ** days) * 2**32))
-    assert (policy_levers(model, load_policy("standard"), None).grace_cure == 0).all()
+    np.testing.assert_array_equal(levers.grace_days, [3, 2, 1, 0, 0])  # A..E in grace.toml
+    assert (policy_levers(model, load_policy("standard"), None).grace_days == 0).all()
+    d = model.payments.pay_per_day
+    thresholds = days_to_pay(d)
+    days = np.arange(31)
+    within = (1 - (1 - d) ** days) / (1 - (1 - d) ** 30)  # paid within k days, given 30
+    np.testing.assert_array_equal(thresholds[:30], np.floor(within[:30] * 2**32))
+    assert thresholds[0] == 0 and thresholds[30] == ALWAYS
+    assert (np.diff(thresholds) > 0).all()
 
 
 def test_grace_moral_hazard_raises_the_miss_probability_by_the_days(model) -> None:
@@ -278,36 +285,49 @@ def test_grace_moral_hazard_raises_the_miss_probability_by_the_days(model) -> No
             assert abs(at_zero[g, k, 0, CURRENT, MISS] - math.floor(shifted * 2**32)) <= 1
 
 
-def test_a_loan_that_always_misses_but_is_cured_within_grace_pays_its_schedule(
-    engine, model, tmp_path
-) -> None:
-    """Every debit fails; tier A (3 grace days, every failed debit paid the next day) pays its
-    schedule to the fen with a grace cure a month; tier E (no grace days) goes to M1."""
-    model = load_model(
-        derived(tmp_path, "model", "default", {"cure_per_day = 0.35": "cure_per_day = 1.0"}, "m")
-    )
-    a = Loan(1_234_500, 0.15, 6, segment=0, tier=0)
-    e = Loan(800_000, 0.15, 6, segment=1, tier=4)
-    book = book_of(a, e)
+def test_a_day1_miss_paid_within_the_month_is_recorded_by_the_grace_days(engine, model) -> None:
+    """Every due debit fails and every borrower pays two days later (the Day-1 miss of a quick
+    payer): all three loans pay their schedule to the fen and stay current. Tier A (3 grace
+    days) has a grace cure a month, nothing reported; tier C (1 day) and tier E (none) are
+    reported overdue a month, with a contact and two days' penalty interest on the instalment.
+    A fourth loan, still unpaid at the month end, is a Day-1 miss not collected in 30 days."""
+    loans = [Loan(1_234_500, 0.15, 6, segment=0, tier=tier) for tier in (0, 2, 4)]
+    loans.append(Loan(800_000, 0.15, 6, segment=1, tier=0))
+    book = book_of(*loans)
     tables = tables_for(model, book, "grace", horizon=8)
+    never = forced(tables, {CURRENT: CURRENT, **{s: s for s in range(M1, M6 + 1)}})
+    never[:, :, 1] = forced(tables, {CURRENT: M1, **{s: s for s in range(M1, M6 + 1)}})[:, :, 1]
+    two_days = np.zeros_like(tables.days_to_pay)
+    two_days[2:] = ALWAYS  # not within one day, always within two
     tables = dataclasses.replace(
-        tables,
-        transition=forced(tables, {CURRENT: M1, **{s: s for s in range(M1, M6 + 1)}}),
-        prepay=np.zeros_like(tables.prepay),
-    )
-    assert tables.levers.grace_cure[0] == ALWAYS and tables.levers.grace_cure[4] == 0
+        tables, transition=never, prepay=np.zeros_like(tables.prepay),
+        quick=np.ones_like(tables.quick), days_to_pay=two_days,
+    )  # fmt: skip
     flows, stocks = run_tables(engine, book, tables)
-    rows = schedule(a.principal, book.monthly_rate[0], int(book.instalment[0]), a.term)
+    rate, instalment = book.monthly_rate[0], int(book.instalment[0])
+    rows = schedule(loans[0].principal, rate, instalment, 6)
+    late = int(np.rint(instalment * (rate * tables.penalty_multiplier) * 2 / 30.0))
     for t in range(8):
         f = flows[:, t, 0]
-        interest, principal = rows[t] if t < a.term else (0, 0)
-        np.testing.assert_array_equal(f[:, COLLECTED_INTEREST], interest)
-        np.testing.assert_array_equal(f[:, COLLECTED_PRINCIPAL], principal)
-        np.testing.assert_array_equal(f[:, GRACE_CURES], 1 if t < a.term else 0)
+        interest, principal = rows[t] if t < 6 else (0, 0)
+        due = instalment if t < 6 else 0
+        np.testing.assert_array_equal(f[:, COLLECTED_INTEREST], 3 * interest)
+        np.testing.assert_array_equal(f[:, COLLECTED_PRINCIPAL], 3 * principal)
+        np.testing.assert_array_equal(f[:, FLOW["due_amount"]], 3 * due)
+        np.testing.assert_array_equal(f[:, FLOW["day1_unpaid"]], 3 * due)
+        np.testing.assert_array_equal(f[:, FLOW["collected_30d"]], 3 * due)
+        np.testing.assert_array_equal(f[:, GRACE_CURES], 1 if t < 6 else 0)
+        np.testing.assert_array_equal(f[:, FLOW["reported_overdue"]], 2 if t < 6 else 0)
+        np.testing.assert_array_equal(f[:, FLOW["early_contacts"]], 2 if t < 6 else 0)
+        np.testing.assert_array_equal(f[:, FLOW["late_interest"]], 2 * late if t < 6 else 0)
         np.testing.assert_array_equal(f[:, DELINQUENT_ACCOUNTS], 0)
-    np.testing.assert_array_equal(stocks[:, a.term - 1, 0, PAID_OFF, ACCOUNTS], 1)
-    # Tier E: no grace, the failed debit is a miss.
-    assert flows[:, :, 1, GRACE_CURES].sum() == 0
+    np.testing.assert_array_equal(stocks[:, 5, 0, PAID_OFF, ACCOUNTS], 3)
+    # the month-end miss: due and unpaid, reported, nothing collected within 30 days
+    first = flows[:, 0, 1]
+    np.testing.assert_array_equal(first[:, FLOW["due_amount"]], int(book.instalment[3]))
+    np.testing.assert_array_equal(first[:, FLOW["day1_unpaid"]], int(book.instalment[3]))
+    np.testing.assert_array_equal(first[:, FLOW["collected_30d"]], 0)
+    np.testing.assert_array_equal(first[:, FLOW["reported_overdue"]], 1)
     np.testing.assert_array_equal(stocks[:, 0, 1, M1, ACCOUNTS], 1)
 
 
@@ -837,7 +857,8 @@ def test_a_policy_with_every_lever_off_gives_a_dataset_identical_to_standard(
     engine, model, tmp_path
 ) -> None:
     """Every table present, nothing can fire: the Dataset of ``standard`` bit for bit, apart
-    from the policy's name (the policy's random words are drawn, and change nothing)."""
+    from the policy's name and the offers it makes that nobody takes (the policy's random words
+    are drawn, and change nothing)."""
     off = tmp_path / "all-off.toml"
     off.write_text(EVERY_LEVER_OFF + REINSTALMENT_OFF, encoding="utf-8")
     book = synthetic_portfolio(1_500, seed=2)
@@ -853,8 +874,13 @@ def test_a_policy_with_every_lever_off_gives_a_dataset_identical_to_standard(
         seed=9,
         engine=ENGINE_NAME[engine],
     )
+    offers = ["settlement_offers", "reinstal_offers", "early_warning_offers"]
     standard = ds.sel(policy="standard", drop=True)
-    xr.testing.assert_identical(ds.sel(policy="all-off", drop=True), standard)
+    all_off = ds.sel(policy="all-off", drop=True)
+    assert all(float(all_off[name].sum()) > 0 for name in offers)
+    assert all(float(standard[name].sum()) == 0 for name in offers)
+    assert float(all_off.reinstal_applications.sum()) == 0
+    xr.testing.assert_identical(all_off.drop_vars(offers), standard.drop_vars(offers))
     assert float(standard.chargeoff_principal.sum()) > 0
     assert float(standard.recoveries.sum()) > 0
 
@@ -951,11 +977,11 @@ def horizon_total(name: str) -> Callable[[xr.Dataset], xr.DataArray]:
 
 
 CLAIMS = [
-    # With common random numbers a delinquent loan's month-1 draw and row are the same under
-    # both policies: the difference in M1 accounts at the end of month 1 is the difference in
-    # new M1 entries (missed debits not cured within grace, moral hazard included).
-    Claim("grace", "M1 accounts after month 1", lambda ds: ds.accounts[:, 0, M1], -1),
+    # Grace changes what is recorded of a Day-1 miss paid within the grace days, not the month
+    # end: fewer misses reported overdue; moral hazard adds month-end misses (M1 after month 1).
+    Claim("grace", "reported overdue", horizon_total("reported_overdue"), -1),
     Claim("grace", "grace cures", horizon_total("grace_cures"), +1),
+    Claim("grace", "M1 accounts after month 1", lambda ds: ds.accounts[:, 0, M1], +1),
     Claim("reinstalment-12", "charged-off principal", horizon_total("chargeoff_principal"), -1),
     # Month 1 again: the current row is unchanged, more delinquent loans cure fully.
     Claim("harsh-collections", "current after month 1", lambda ds: ds.accounts[:, 0, CURRENT], +1),

@@ -67,6 +67,8 @@ def test_dataset_has_the_registered_variables_dims_and_provenance(book) -> None:
         "from_stage": 3,
         "to_stage": 3,
         "category": 5,
+        "months_since_restructuring": 3,
+        "kind": 2,
     }
     assert (
         str(ds.date.values[0])[:10] == "2027-01-01" and str(ds.date.values[12])[:10] == "2028-01-01"
@@ -103,7 +105,7 @@ def test_provision_and_capital_identities_hold_on_every_path(book, engine: str) 
     run_off = small_run(book, engine, treasury="run-off")  # no new loans: every loan counted
     assert np.array_equal(run_off.stage_transfers.values.sum(-2), run_off.stage_accounts.values)
     profit = (
-        fen(ds.collected_interest)
+        fen(ds.collected_interest) + fen(ds.late_interest)
         + fen(ds.settlement_cash) - fen(ds.settled_principal) + fen(ds.settlement_loss)
         - sum(fen(ds[c]) for c in ("funding_interest", "collection_cost", "legal_cost",
                                    "mediation_fee", "operating_cost"))

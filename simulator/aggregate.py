@@ -17,8 +17,7 @@ import xarray as xr
 from simulator import variables as V
 from simulator.behaviour import KINDS, payment_rates, relief_outcomes
 from simulator.engine.arrays import book_index
-from simulator.engine.layout import REDEFAULT_MONTHS
-from simulator.engine.layout import ACCOUNTS, BALANCE, FLOW, FLOWS
+from simulator.engine.layout import ACCOUNTS, BALANCE, FLOW, FLOWS, REDEFAULT_MONTHS
 from simulator.inputs.accounting import CATEGORIES, STAGES, ProvisionRules
 from simulator.inputs.treasury import Treasury
 from simulator.liquidity import waterfall

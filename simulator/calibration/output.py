@@ -16,10 +16,11 @@ import numpy as np
 from simulator.calibration.systematic import LEVEL, Estimate
 from simulator.errors import InputError
 from simulator.inputs.panel import month_text
-from simulator.states import ACTIVE_STATES, DESTINATIONS
+from simulator.states import ACTIVE_STATES, DESTINATIONS, STATES
 
 if TYPE_CHECKING:
     from simulator.calibration.fitting import Calibration, RowEstimate, SegmentCalibration
+    from simulator.inputs.model import Model
 
 DIGITS = 10
 """Decimals of the probabilities written: rows then sum to 1 exactly in decimal."""
@@ -74,10 +75,7 @@ def model_text(cal: Calibration) -> str:
         *(f"{k} = {v!r}" for k, v in base.macro_scale.items()),
         "",
         *_tier_lines(cal),
-        "[grace]  # [base model]",
-        f"cure_per_day = {base.grace.cure_per_day!r}",
-        f"moral_hazard_per_day = {base.grace.moral_hazard_per_day!r}",
-        "",
+        *_behaviour_lines(base),
         "[collections]  # [base model]",
         f"cure_elasticity = {base.collections.cure_elasticity!r}",
         f"backlash = {base.collections.backlash!r}",
@@ -87,6 +85,28 @@ def model_text(cal: Calibration) -> str:
     for seg in cal.segments:
         lines += _segment_lines(cal, seg)
     return "\n".join(lines) + "\n"
+
+
+def _behaviour_lines(base: Model) -> list[str]:
+    """Payments, grace and relief memory: from the base model (a panel of month-end states
+    does not show days to pay or what a loan was relieved from)."""
+    relief = base.relief
+    pairs = zip(ACTIVE_STATES, relief.peak, strict=True)
+    peak = ", ".join(f"{state} = {float(p)!r}" for state, p in pairs)
+    return [
+        "[payments]  # [base model]",
+        f"quick_share = {base.payments.quick_share!r}",
+        f"pay_per_day = {base.payments.pay_per_day!r}",
+        "",
+        "[grace]  # [base model]",
+        f"moral_hazard_per_day = {base.grace.moral_hazard_per_day!r}",
+        "",
+        "[relief]  # [base model]",
+        f"peak = {{ {peak} }}",
+        f"decay = {relief.decay!r}",
+        f'tape_from = "{STATES[relief.tape_from]}"',
+        "",
+    ]
 
 
 def _tier_lines(cal: Calibration) -> list[str]:

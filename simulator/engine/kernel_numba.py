@@ -21,9 +21,10 @@ Randomness: a borrower-month reads the four words of one Philox4x32-10 call whos
 draws are the same under every policy (common random numbers) and in any chunk or block.
 Borrower words: 0 prepayment (current) or the agency recovery event (charged off), 1 the
 transition, 2 whether a current payer paid after the due date (a Day-1 miss paid within the
-month), 3 its days to pay (current) or the recovered fraction (charged off). Policy words (only drawn when the policy
-makes offers): 0 settlement acceptance, 1 re-instalment application (or early-warning take-up),
-2 approval, 3 holiday take-up. Legal words: 0 filing at charge-off, 1 success at judgement.
+month), 3 its days to pay (current) or the recovered fraction (charged off). Policy words (only
+drawn when the policy makes offers): 0 settlement acceptance, 1 re-instalment application (or
+early-warning take-up), 2 approval, 3 holiday take-up. Legal words: 0 filing at charge-off, 1
+success at judgement.
 
 The kernel only adds, multiplies, rounds and looks up: every distribution function was turned
 into integer thresholds or tables beforehand (``tables``, ``levers``), so that

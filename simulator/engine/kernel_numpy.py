@@ -37,12 +37,12 @@ words are compared to integer thresholds as ``int64(x) < threshold`` (probabilit
 threshold is ``floor(p * 2^32)``). Borrower words (``PURPOSE_BORROWER``): 0 prepayment (current)
 or the agency recovery event (charged off), 1 the transition, 2 whether a current payer paid
 after the due date (a Day-1 miss paid within the month), 3 its days to pay (current) or the
-recovered fraction (charged off). Policy words (``PURPOSE_POLICY``, read only when the policy makes offers at all): 0
-settlement acceptance, 1 re-instalment application (or early-warning take-up of a
-re-instalment), 2 approval, 3 holiday take-up. Legal words (``PURPOSE_LEGAL``): 0 filing at
-charge-off, 1 success at judgement. Words are pure functions of their counters, so computing
-them for more loans than need them changes nothing: a borrower's draws are the same under every
-policy (common random numbers).
+recovered fraction (charged off). Policy words (``PURPOSE_POLICY``, read only when the policy
+makes offers at all): 0 settlement acceptance, 1 re-instalment application (or early-warning
+take-up of a re-instalment), 2 approval, 3 holiday take-up. Legal words (``PURPOSE_LEGAL``): 0
+filing at charge-off, 1 success at judgement. Words are pure functions of their counters, so
+computing them for more loans than need them changes nothing: a borrower's draws are the same
+under every policy (common random numbers).
 
 Collections intensity (SPEC 4 step 4) and the moral hazard of grace periods are folded into the
 transition thresholds by ``tables.base_probits``; everything else of SPEC 4 happens here.
@@ -642,12 +642,12 @@ def run_block(
             # reported overdue, contacted and pays penalty interest for the days.
             from_current = moving & (state == CURRENT)
             miss = row[:, MISS]
-            factor = np.where(matrix == 1, affordability, 1.0)
+            scale = np.where(matrix == 1, affordability, 1.0)
             remembers = (relief_from >= 0) & (since >= 0)
             memory = tables.relief_memory[relief_from.clip(min=0), since.clip(0, MEMORY_MONTHS)]
-            factor = factor * np.where(remembers, memory, 1.0)
+            scale = scale * np.where(remembers, memory, 1.0)
             miss = np.where(
-                factor != 1.0, np.minimum(np.floor(miss * factor).astype(np.int64), ALWAYS), miss
+                scale != 1.0, np.minimum(np.floor(miss * scale).astype(np.int64), ALWAYS), miss
             )
             current_due = from_current & due
             month.add(DUE_AMOUNT, current_due, instalment)

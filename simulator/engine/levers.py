@@ -84,7 +84,7 @@ def policy_levers(model: Model, policy: Policy, book: Book | None) -> Levers:
         holiday_eligible=_states(hol.eligible) if hol else off,
         holiday_take_up=int(thresholds(hol.take_up if hol else 0.0)),
         holiday_months=hol.months if hol else 0,
-        holiday_cap=hol.max_per_loan if hol else 0,
+        holiday_cap=hol.max_per_loan if hol and hol.months > 0 else 0,  # 0 months: off
         settle_min_state=M1 + BUCKETS.index(settle.min_bucket) if settle else NO_STATE,
         settle_accept=int(thresholds(settle.acceptance if settle else 0.0)),
         settle_haircut=settle.haircut if settle else 0.0,

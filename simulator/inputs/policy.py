@@ -189,7 +189,7 @@ def _holiday(node: Node) -> Holiday:
     node.table(["eligible", "months", "take_up", "max_per_loan"])
     return Holiday(
         eligible=node["eligible"].strings(BUCKETS),
-        months=node["months"].integer(1, 12),
+        months=node["months"].integer(0, 12),  # 0: the holiday is off
         take_up=node["take_up"].probability(),
         max_per_loan=node["max_per_loan"].integer(1, 10),
     )

@@ -16,7 +16,8 @@ from click.testing import CliRunner, Result
 
 from simulator import synthetic_portfolio, variables
 from simulator.cli import main
-from simulator.metrics import compare, summarize, tail_estimates
+from simulator.cli.comparison import PAIRED
+from simulator.metrics import compare, diagnostics, summarize, tail_estimates
 from simulator.run import simulate
 from simulator.states import ACTIVE_STATES
 
@@ -331,29 +332,49 @@ def test_compare_json_is_the_paired_comparison_of_the_same_run() -> None:
     document = json.loads(result.output)
     assert document["baseline"] == "standard"
     rows = document["comparisons"]
-    assert [(r["scenario"], r["policy"]) for r in rows] == [
+    assert sorted((r["scenario"], r["policy"]) for r in rows) == [
         (s, p) for s in ("adverse", "severe") for p in ("grace", "settlement")
     ]
+    assert document["ranked_on"] == "lifetime_loss"
     ds = simulate(600, ["adverse", "severe"], ["grace", "standard", "settlement"], paths=40,
                   horizon=12, seed=2)  # fmt: skip
     table = compare(ds, baseline="standard", level=0.99)
     for r in rows:
         at = table.sel(scenario=r["scenario"], policy=r["policy"])
-        assert r["expected_loss"]["diff"] == float(at.loss_rate_diff)
+        for key, name in PAIRED.items():  # every paired measure, every field
+            fields = {"diff": "_diff", "low": "_diff_low", "high": "_diff_high",
+                      "better_share": "_better_share"}  # fmt: skip
+            for field, suffix in fields.items():
+                assert r[key][field] == float(at[f"{name}{suffix}"]), (key, field)
+            assert r[key]["low"] <= r[key]["diff"] <= r[key]["high"], key
         assert r["es_99"]["low"] <= r["es_99"]["high"]
-        assert r["min_buffer_cny"]["diff"] == float(at.min_buffer_diff)
-        assert r["serious_delinquencies"]["high"] == float(at.serious_delinquencies_diff_high)
-        low, high = r["expected_loss"]["low"], r["expected_loss"]["high"]
-        assert low <= r["expected_loss"]["diff"] <= high
         assert r["variance_reduction"] > 1  # common random numbers pay off
+    for s in ("adverse", "severe"):  # ranked on the lifetime loss, best first
+        ranked = [r for r in rows if r["scenario"] == s]
+        assert [r["rank"] for r in ranked] == [1, 2]
+        assert ranked[0]["lifetime_loss"]["diff"] <= ranked[1]["lifetime_loss"]["diff"]
+    diag = diagnostics(ds)
+    assert len(document["diagnostics"]) == 6
+    for d in document["diagnostics"]:
+        at = diag.sel(scenario=d["scenario"], policy=d["policy"])
+        assert set(d) == {"scenario", "policy", *map(str, diag.data_vars)}
+        for name in diag.data_vars:
+            value = float(at[name])
+            assert d[name] == (value if np.isfinite(value) else None), name
+    by = {(d["scenario"], d["policy"]): d for d in document["diagnostics"]}
+    assert by["severe", "settlement"]["settlement_take_up"] > 0
+    assert by["severe", "standard"]["settlement_take_up"] is None
+    assert by["severe", "grace"]["grace_covered_share"] > 0
 
 
 def test_compare_prints_a_table_against_the_chosen_baseline() -> None:
     result = compare_cli("--scenario", "adverse", "--policy", "standard", "--policy", "grace",
                          "--baseline", "grace", "--quiet")  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert "Each policy minus grace" in result.output
-    assert "Δ ES 99%" in result.output and "standard" in result.output
+    assert "adverse: each policy minus grace" in result.output
+    assert "Δ lifetime loss" in result.output and "Δ net income (CNY)" in result.output
+    assert "Why: each policy's mechanisms at work" in result.output
+    assert "standard" in result.output
 
 
 @pytest.mark.parametrize(

@@ -19,13 +19,13 @@ from typing import Any
 import click
 
 from simulator import __version__
-from simulator.cli import calibrate, portfolio, report, run, scenarios
+from simulator.cli import calibrate, comparison, portfolio, report, run, scenarios
 from simulator.cli.common import debug_option, debug_requested
 from simulator.errors import InputError
 
 log = logging.getLogger("simulator")
 
-GROUPS = (run, portfolio, scenarios, report, calibrate)
+GROUPS = (run, comparison, portfolio, scenarios, report, calibrate)
 """The command modules (one per command group); each lists its click commands in ``COMMANDS``."""
 
 

@@ -1,9 +1,12 @@
 """``compare``: each policy against a baseline on the same paths (common random numbers).
 
-For the loss rate, the minimum buffer, new serious delinquencies and (with provisions) the
-lifetime loss rate and the credit loss expense, the mean paired difference
-with its normal interval, the share of paths on which the policy does better, and the paired
-and unpaired standard errors; for ES, the paired bootstrap of :func:`.tails.paired_es`.
+For each measure of ``COMPARED`` - the horizon loss rate, the minimum buffer, new serious
+delinquencies, the policy's costs and its interest income over the horizon, and (with
+provisions) the lifetime loss rate, the credit loss expense, the net income and the capital
+ratio at the horizon - the mean paired difference with its normal interval, the share of paths
+on which the policy does better, and the paired and unpaired standard errors; for ES, the
+paired bootstrap of :func:`.tails.paired_es`. A policy is ranked on its lifetime loss (what it
+defers past the horizon counted), the horizon loss beside it.
 """
 
 from __future__ import annotations
@@ -22,9 +25,23 @@ COMPARED = {
     "loss_rate": True,
     "min_buffer": False,
     "serious_delinquencies": True,
+    "policy_costs": True,  # collection, legal, mediation and waived interest: CNY
+    "interest_income": False,  # interest collected, penalty and settlement interest: CNY
     "lifetime_loss_rate": True,  # with provisions (SPEC 10)
     "credit_loss_expense": True,  # with provisions: summed over the horizon, CNY
+    "net_income": False,  # with provisions: after-tax profit over the horizon, CNY
+    "capital_ratio": False,  # with provisions: at the horizon's last month
 }
+COSTS = ("collection_cost", "legal_cost", "mediation_fee", "waived_interest")
+"""What a policy spends, or gives up, to get its loss: its cost side in ``compare``."""
+
+
+def interest_income(ds: xr.Dataset) -> xr.DataArray:
+    """Interest earned per path and month: instalment and prepayment interest, late payers'
+    penalty interest and the interest part of settlement cash (a policy's forgone interest is
+    the fall in it)."""
+    settled = ds["settlement_cash"] - (ds["settled_principal"] - ds["settlement_loss"])
+    return ds["collected_interest"] + ds["late_interest"] + settled
 
 
 def _per_path(ds: xr.Dataset) -> xr.Dataset:
@@ -32,10 +49,14 @@ def _per_path(ds: xr.Dataset) -> xr.Dataset:
         "loss_rate": ds["loss_rate"],
         "min_buffer": ds["min_buffer"],
         "serious_delinquencies": ds["new_serious_delinquencies"].sum(MONTH),
+        "policy_costs": ds[list(COSTS)].to_dataarray().sum(["variable", MONTH]),
+        "interest_income": interest_income(ds).sum(MONTH),
     }
     if has_books(ds):
         values["lifetime_loss_rate"] = ds["lifetime_loss_rate"]
         values["credit_loss_expense"] = ds["credit_loss_expense"].sum(MONTH)
+        values["net_income"] = ds["capital"].isel({MONTH: -1}, drop=True) - ds["opening_capital"]
+        values["capital_ratio"] = ds["capital_ratio"].isel({MONTH: -1}, drop=True)
     return xr.Dataset(values)
 
 

@@ -86,14 +86,19 @@ def verdict(
     summary: xr.Dataset,
     comparison: xr.Dataset | None,
 ) -> str:
-    """One sentence: which policy does best on expected loss and which on liquidity (the mean
+    """One sentence: which policy does best on lifetime loss (expected loss without provisions:
+    what a policy defers past the horizon counted) and which on liquidity (the mean
     minimum buffer), by their paired differences from the baseline, and whether the difference
     is significant (its interval excludes 0). When the baseline does best, the next best
     policy's difference from it is the one tested."""
     if comparison is None or len(policies) < 2:
         el = float(summary["expected_loss"].sel({SCENARIO: scenario, POLICY: policies[0]}))
         return f"Under {scenario}, only {policies[0]} was run: expected loss {el:.2%}."
-    best, loss = _clause(scenario, policies, baseline, comparison, "loss_rate", "expected loss")
+    booked = "lifetime_loss_rate_diff" in comparison
+    stem, what = (
+        ("lifetime_loss_rate", "lifetime loss") if booked else ("loss_rate", "expected loss")
+    )
+    best, loss = _clause(scenario, policies, baseline, comparison, stem, what)
     again, liquidity = _clause(scenario, policies, baseline, comparison, "min_buffer",
                                "mean minimum liquidity buffer")  # fmt: skip
     if again == best and best != baseline:  # the same policy wins both

@@ -107,6 +107,12 @@ DIFFERENCES: dict[str, tuple[Callable[[float], str], str, str]] = {
     "es": (lambda x: f"{x * 100:+.3f}", "+0.000%;-0.000%;0.000%", "pp"),
     "min_buffer": (lambda x: f"{x:+,.0f}", "+#,##0;-#,##0;0", "CNY"),
     "serious_delinquencies": (lambda x: f"{x:+,.1f}", "+#,##0.0;-#,##0.0;0.0", "loans"),
+    "lifetime_loss_rate": (lambda x: f"{x * 100:+.3f}", "+0.000%;-0.000%;0.000%", "pp"),
+    "capital_ratio": (lambda x: f"{x * 100:+.2f}", "+0.00%;-0.00%;0.00%", "pp"),
+    "policy_costs": (lambda x: f"{x:+,.0f}", "+#,##0;-#,##0;0", "CNY"),
+    "interest_income": (lambda x: f"{x:+,.0f}", "+#,##0;-#,##0;0", "CNY"),
+    "net_income": (lambda x: f"{x:+,.0f}", "+#,##0;-#,##0;0", "CNY"),
+    "credit_loss_expense": (lambda x: f"{x:+,.0f}", "+#,##0;-#,##0;0", "CNY"),
 }
 """How a paired difference is shown: percentage points on the page, fractions in the workbook."""
 

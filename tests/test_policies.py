@@ -576,6 +576,7 @@ def test_collections_intensity_scales_cures_and_rolls_in_the_rows(model) -> None
 
 
 def test_collection_cost_is_delinquent_account_months_times_cost_times_intensity(engine) -> None:
+    """Plus the early contacts (a Day-1 miss paid after the grace days) at ``contact_cost``."""
     book = synthetic_portfolio(300, seed=5)
     ds = simulate(
         book,
@@ -591,8 +592,9 @@ def test_collection_cost_is_delinquent_account_months_times_cost_times_intensity
         assert run_.delinquent_accounts.sum() > 0
         np.testing.assert_array_equal(
             np.rint(run_.collection_cost.values * 100),
-            run_.delinquent_accounts.values * fen_per_account,
+            run_.delinquent_accounts.values * fen_per_account + run_.early_contacts.values * 200,
         )
+        assert run_.early_contacts.sum() > 0
 
 
 # --- legal recovery ---------------------------------------------------------------------------
@@ -755,6 +757,7 @@ description = "every lever present, every lever off"
 [collections]
 intensity = 1.0
 cost_per_account = 15.0
+contact_cost = 2.0
 
 [grace]
 days = { A = 0, B = 0, C = 0, D = 0, E = 0 }

@@ -113,6 +113,7 @@ class Timing:
     """Median wall time of each side, and how clean the rounds behind it were."""
 
     seconds: dict[str, float]
+    fastest: dict[str, float]  # the best kept round of each side
     rounds: int
     busy_rounds_measured_again: int
     elsewhere: float | None  # the largest CPU share other processes took in a kept round
@@ -148,6 +149,7 @@ def interleaved(sides: dict[str, Callable[[], object]], repeats: int) -> Timing:
             times[name].append(t)
     return Timing(
         seconds={name: statistics.median(t) for name, t in times.items()},
+        fastest={name: min(t) for name, t in times.items()},
         rounds=len(shares),
         busy_rounds_measured_again=again,
         elsewhere=round(max(shares), 3) if shares else None,

@@ -155,3 +155,117 @@ def test_asv_discovers_the_suite() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "No problems found" in result.stdout
+
+
+def _bound_numpy(inputs: Any) -> Any:
+    """The bound kernel's arithmetic written again in NumPy, all loans of a path at once: the
+    same draws (``philox4x32_10_numpy``), rows, fen and closures, an independent reference."""
+    import numpy as np
+
+    from benchmarks.bound import ACCOUNTS, BALANCE, MISS
+    from simulator.engine.layout import PURPOSE_BORROWER
+    from simulator.rng import philox4x32_10_numpy
+    from simulator.states import CHARGED_OFF, CURRENT, M1, M6
+
+    book = inputs.book
+    n = len(book.principal)
+    out = np.zeros((inputs.paths, inputs.months, 2), np.int64)
+    for tables in inputs.tables:
+        for b in range(tables.paths):
+            path = tables.first_path + b
+            principal, accrued = book.principal.copy(), np.zeros(n, np.int64)
+            term, state = book.remaining_term.astype(np.int64), book.state.astype(np.int64)
+            matrix = (book.restructured > 0).astype(np.int64)
+            live = np.ones(n, bool)
+            for t in range(inputs.months):
+                out[path, t, ACCOUNTS] = live.sum()
+                current = state == CURRENT
+                rate = np.where(
+                    current, book.monthly_rate, book.monthly_rate * tables.penalty_multiplier
+                )
+                accrued += np.rint(principal * rate).astype(np.int64)
+                due = term > 0
+                term -= due
+                counter = np.stack(
+                    np.broadcast_arrays(
+                        np.arange(n), path, t << 4 | PURPOSE_BORROWER, tables.stream
+                    ),
+                    axis=-1,
+                )
+                words = philox4x32_10_numpy(counter, tables.key).astype(np.int64)
+                live &= ~(current & (words[:, 0] < tables.prepay[book.segment]))
+                rows = tables.transition[
+                    b, t, book.segment, book.tier, matrix, np.minimum(state, M6)
+                ]
+                destination = CHARGED_OFF - (rows <= words[:, 1:2]).sum(axis=1)
+                pays = current & (words[:, 1] >= rows[:, MISS])
+                cure = ~current & (destination < state)
+                stays = ~current & (destination == state) & due
+                paid = np.select([pays, cure, stays], [1, state - destination + due, 1], 0)
+                rolled = np.where(state < M6, state + 1, CHARGED_OFF)
+                state = np.where(
+                    live,
+                    np.select(
+                        [pays, current, cure, stays], [CURRENT, M1, destination, state], rolled
+                    ),
+                    state,
+                )
+                paid = np.where(live, paid, 0)
+                owed = principal + accrued
+                clear = (state == CURRENT) & (term == 0)
+                amount = np.where(
+                    paid > 0, np.where(clear, owed, np.minimum(paid * book.instalment, owed)), 0
+                )
+                interest_part = np.minimum(amount, accrued)
+                accrued -= interest_part
+                principal -= amount - interest_part
+                live &= ~((paid > 0) & (principal == 0) & (accrued == 0)) & (state != CHARGED_OFF)
+                out[path, t, BALANCE] = principal[live].sum()
+    return out
+
+
+@pytest.fixture(scope="module")
+def bound_inputs() -> Any:
+    """A tiny book, three paths in blocks of two (so that the second block starts at path 2)."""
+    from benchmarks import bound, common
+
+    return bound.bound_inputs(common.book(400), paths=3, months=12, block_paths=2)
+
+
+def test_bound_kernel_matches_numpy(bound_inputs: Any) -> None:
+    """The bound kernel's month-end principal and account-months are those of an independent
+    NumPy computation, bit for bit, whatever the chunking."""
+    import numpy as np
+
+    from benchmarks.bound import ACCOUNTS, run_bound
+
+    expected = _bound_numpy(bound_inputs)
+    assert expected[..., ACCOUNTS].min() > 0  # loans still live at the horizon: a real test
+    assert expected[:, -1, ACCOUNTS].max() < expected[:, 0, ACCOUNTS].min()  # and loans closed
+    for chunks in (1, 3, 7):
+        np.testing.assert_array_equal(run_bound(bound_inputs, chunks=chunks), expected)
+
+
+def test_bound_kernel_sees_the_engines_borrower_months(bound_inputs: Any) -> None:
+    """With the standard policy the bound simulates the engine's own borrower-months: its
+    account-months are the engine's ``active_accounts`` and its principal the engine's balance,
+    per path and month, to the fen (so the two are timed on the same work)."""
+    import numpy as np
+
+    from benchmarks.bound import ACCOUNTS, BALANCE, run_bound
+    from benchmarks.engine import accumulators
+    from simulator.engine import kernel_numba
+    from simulator.engine.layout import ACTIVE_ACCOUNTS
+    from simulator.engine.layout import BALANCE as STOCK_BALANCE
+
+    bound = run_bound(bound_inputs)
+    for tables in bound_inputs.tables:
+        flows, stocks = accumulators(2, tables)
+        kernel_numba.run_block(bound_inputs.book, tables, flows, stocks)
+        at = slice(tables.first_path, tables.first_path + tables.paths)
+        np.testing.assert_array_equal(
+            flows[..., ACTIVE_ACCOUNTS].sum(axis=(0, 3)), bound[at, :, ACCOUNTS]
+        )
+        np.testing.assert_array_equal(
+            stocks[..., STOCK_BALANCE].sum(axis=(0, 3, 4)), bound[at, :, BALANCE]
+        )

@@ -269,3 +269,22 @@ def test_bound_kernel_sees_the_engines_borrower_months(bound_inputs: Any) -> Non
         np.testing.assert_array_equal(
             stocks[..., STOCK_BALANCE].sum(axis=(0, 3, 4)), bound[at, :, BALANCE]
         )
+
+
+def test_profile_parts_runs_on_the_bounds_borrower_months() -> None:
+    """The per-part profile runs at a tiny size; its trace walks the bound's own live
+    borrower-months (the same count, the first items those of the engine's first loan)."""
+    import numpy as np
+
+    from benchmarks import profile_parts
+    from benchmarks.bound import ACCOUNTS, BoundInputs, run_bound
+
+    block = profile_parts.block(300, 2)
+    items, rates, live, recovery = profile_parts.trace(block)
+    bound = run_bound(BoundInputs(block.inputs.book, (block.tables,), 2, 24))
+    assert live == bound[..., ACCOUNTS].sum()
+    assert len(items) == min(live, profile_parts.TRACE_ITEMS) and recovery > 0
+    assert np.all(rates > 0) and set(np.unique(items[:, profile_parts.CLOSES])) == {0, 1}
+    result = profile_parts.profile(300, 2, rounds=1)
+    assert result["live_borrower_months"] == live
+    assert all(ns > 0 for ns in result["whole_ns"].values())

@@ -134,6 +134,30 @@ class Threads:
         common.run(self.book, common.STANDARD, paths=paths, months=24, threads=threads)
 
 
+class BoundShare:
+    """The engine's share of its bound (issue #16): the throughput of ``simulate`` (standard
+    policy, provisions and capital on, ``run-off``, all threads) over that of the bound kernel
+    (``benchmarks/bound.py``) on the same book, tables, paths and months, interleaved rounds in
+    one process (medians). The goal is at least 0.33; the gate holds a provisional floor."""
+
+    params = ((200_000,), (256,))
+    param_names = ("loans", "paths")
+    smoke_params = ((300,), (2,))
+    months = 24
+    rounds = 3
+    timeout = 600.0
+    unit = "engine / bound throughput"
+
+    def setup(self, loans: int, paths: int) -> None:
+        common.warm_up()
+        common.book(loans)  # built once per process, outside the measurement
+
+    def track_share(self, loans: int, paths: int) -> float:
+        from benchmarks.bound import measure
+
+        return float(measure(loans, paths, self.months, self.rounds)["share"])
+
+
 def kernel_inputs(loans: int, paths: int, months: int) -> tuple[Book, Tables]:
     """The kernels' inputs for one block of ``paths`` paths: the book and its tables."""
     tables = build_tables(

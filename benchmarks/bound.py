@@ -24,6 +24,12 @@ standard policy (no offers, no grace period) its live borrower-months are the en
 after a charge-off, segment and state breakdowns, provisions and capital, tables and the
 Dataset.
 
+The draw is the engine's own generator, and it is most of the bound (measured with a scratch
+copy, ``docs/profile-bound.md``: about 2.5 times faster with a two-multiply hash in place of
+Philox4x32-10). A cheaper generator in the engine makes this bound faster too, so the share
+compares the engine with the least work *under the same generator*; keep the bound on
+Philox4x32-10 to compare a change of generator with today.
+
 ``python -m benchmarks.bound`` measures both on the issue's book (200,000 loans, 256 paths, 24
 months, ``adverse``, ``standard``, ``run-off``, provisions on), interleaved round by round in
 one process; the gate holds the engine's share of the bound to a floor (``bound_share``).

@@ -19,10 +19,11 @@ Numba thread, one ``prange`` iteration each, each chunk's loans in the engine's 
 (``loan_order``), paths in blocks of ``BLOCK_PATHS`` with the tables ``simulate`` builds for
 them, and a loan that closes (prepaid, paid off, charged off) stops costing at once. With the
 standard policy (no offers, no grace period) its live borrower-months are the engine's
-``active_accounts`` and its month-end principal the engine's balance, to the fen
-(``tests/test_benchmarks.py``); what it leaves out is the model's other work: recovery months
-after a charge-off, segment and state breakdowns, provisions and capital, tables and the
-Dataset.
+``active_accounts`` and its month-end principal the engine's balance, to the fen, on a book
+whose restructured loans carry no relief memory (``tests/test_benchmarks.py``); what it leaves
+out is the model's other work: recovery months after a charge-off, the Day-1 payment records,
+the relief memory of restructured loans, segment and state breakdowns, provisions and capital,
+tables and the Dataset.
 
 The draw is the engine's own generator, and it is most of the bound (measured with a scratch
 copy, ``docs/profile-bound.md``: about 2.5 times faster with a two-multiply hash in place of

@@ -398,7 +398,7 @@ def parts(blk: Block, items: np.ndarray, rates: np.ndarray) -> dict[str, Callabl
 
     tables = blk.tables
     B, H, G = tables.z.shape
-    T = len(tables.levers.grace_cure)
+    T = len(tables.levers.grace_days)
     prov = tables.provisions
     flows = np.zeros((B, H, G, N_FLOWS), np.int64)
     stocks = np.zeros((B, H, G, len(STATES), N_STOCKS), np.int64)
@@ -447,7 +447,7 @@ def loops(blk: Block) -> dict[str, Callable[[], object]]:
     book, tables = blk.inputs.book, blk.tables
     chunks = 4
     flows, stocks = accumulators(chunks, tables)
-    ledger = new_ledger(flows.shape[:4], len(tables.levers.grace_cure))
+    ledger = new_ledger(flows.shape[:4], len(tables.levers.grace_days))
     without = replace(tables, provisions=DISABLED)
     bound = BoundInputs(book, (tables,), blk.paths, tables.horizon)
     portfolio = common.book(blk.loans)

@@ -249,7 +249,11 @@ def test_bound_kernel_matches_numpy(bound_inputs: Any) -> None:
 def test_bound_kernel_sees_the_engines_borrower_months(bound_inputs: Any) -> None:
     """With the standard policy the bound simulates the engine's own borrower-months: its
     account-months are the engine's ``active_accounts`` and its principal the engine's balance,
-    per path and month, to the fen (so the two are timed on the same work)."""
+    per path and month, to the fen (so the two are timed on the same work). The bound has no
+    relief memory (the few restructured loans of a tape miss more for a while in the engine):
+    here the book's restructured loans are taken as carrying none."""
+    import dataclasses
+
     import numpy as np
 
     from benchmarks.bound import ACCOUNTS, BALANCE, run_bound
@@ -258,10 +262,12 @@ def test_bound_kernel_sees_the_engines_borrower_months(bound_inputs: Any) -> Non
     from simulator.engine.layout import ACTIVE_ACCOUNTS
     from simulator.engine.layout import BALANCE as STOCK_BALANCE
 
-    bound = run_bound(bound_inputs)
+    book = bound_inputs.book
+    book = dataclasses.replace(book, opening_relief=np.full_like(book.opening_relief, -1))
+    bound = run_bound(dataclasses.replace(bound_inputs, book=book))
     for tables in bound_inputs.tables:
         flows, stocks = accumulators(2, tables)
-        kernel_numba.run_block(bound_inputs.book, tables, flows, stocks)
+        kernel_numba.run_block(book, tables, flows, stocks)
         at = slice(tables.first_path, tables.first_path + tables.paths)
         np.testing.assert_array_equal(
             flows[..., ACTIVE_ACCOUNTS].sum(axis=(0, 3)), bound[at, :, ACCOUNTS]

@@ -15,7 +15,7 @@ import pandas as pd
 import xarray as xr
 
 from simulator import variables as V
-from simulator.behaviour import KINDS, payment_rates, relief_outcomes
+from simulator.behaviour import KINDS, dpd90_ratio, payment_rates, relief_outcomes
 from simulator.engine.arrays import book_index
 from simulator.engine.layout import ACCOUNTS, BALANCE, FLOW, FLOWS, REDEFAULT_MONTHS
 from simulator.inputs.accounting import CATEGORIES, STAGES, ProvisionRules
@@ -172,6 +172,7 @@ def run_values(
     values["survival_months"] = cash.survival_months
     for name, value in payment_rates(by_path).items():
         values[name] = value[:, :, None]
+    values["dpd90_ratio"] = dpd90_ratio(values["balance"])[:, :, None]
     values.update(relief_outcomes(by_path, run.holiday_months))
     if provisions is not None:
         by_path["funding_interest"] = cash.funding_interest

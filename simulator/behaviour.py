@@ -3,6 +3,8 @@
 * ``day1_delinquency_rate`` (path, month): instalments unpaid on their due date over those due
   from current loans (the industry's Day-1 delinquency, 入催率); ``collection_rate_30d``: the
   share of those Day-1 amounts paid within the month (within 30 days, M1回款率);
+  ``dpd90_ratio``: principal 91-180 DPD over principal on the book at the month end (the 90
+  day+ delinquency ratio; past 180 DPD a loan is charged off);
 * ``redefault_rate`` (path, months_since_restructuring, kind): of the loans re-instalmented at
   least m months before the horizon's end, the share 30+ DPD (charged-off ones included) and the
   share charged off m = 3, 6 and 12 months after, with its numerator ``redefault_loans`` and
@@ -10,7 +12,8 @@
 * ``holiday_current_share`` (path): of the loans whose holiday ended at least three months
   before the horizon's end, the share current three months after it.
 
-Rates are NaN where there is nothing to count (no re-instalment, no Day-1 miss).
+Rates are NaN where there is nothing to count (no re-instalment, no Day-1 miss, no loan on
+the book).
 """
 
 from __future__ import annotations
@@ -18,6 +21,9 @@ from __future__ import annotations
 import numpy as np
 
 from simulator.engine.layout import REDEFAULT_MONTHS
+from simulator.states import ACTIVE_STATES, M6
+
+SERIOUS = 4  # dpd_91_120, the first bucket of the 90+ DPD ratio
 
 KINDS = ("dpd_30_plus", "charged_off")
 
@@ -33,6 +39,15 @@ def payment_rates(by_path: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         "day1_delinquency_rate": _ratio(by_path["day1_unpaid"], by_path["due_amount"]),
         "collection_rate_30d": _ratio(by_path["collected_30d"], by_path["day1_unpaid"]),
     }
+
+
+def dpd90_ratio(balance: np.ndarray) -> np.ndarray:
+    """The 90+ DPD ratio (P, H) from end-of-month principal by state (P, H, ..., state) in fen,
+    any axes between month and state summed over."""
+    balance = balance[..., : len(ACTIVE_STATES)]
+    if balance.ndim > 3:
+        balance = balance.sum(axis=tuple(range(2, balance.ndim - 1)))
+    return _ratio(balance[..., SERIOUS : M6 + 1].sum(axis=-1), balance.sum(axis=-1))
 
 
 def relief_outcomes(by_path: dict[str, np.ndarray], holiday_months: int) -> dict[str, np.ndarray]:

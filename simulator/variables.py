@@ -339,6 +339,12 @@ for _name, (_long, _doc) in {
 for _name, (_long, _doc) in {
     "day1_delinquency_rate": ("Day-1 delinquency rate", "day1_unpaid / due_amount (入催率)."),
     "collection_rate_30d": ("30-day collection rate", "collected_30d / day1_unpaid (M1回款率)."),
+    "dpd90_ratio": (
+        "90+ DPD ratio",
+        "Principal 91-180 days past due over principal on the book (the active states), end of "
+        "month: the 90 day+ delinquency ratio lenders publish (90天以上逾期率; loans past 180 DPD "
+        "are charged off, as lenders leave them out of the balance).",
+    ),
 }.items():
     _register(_name, PATH_MONTH, "1", _long, _doc)
 _register(

@@ -7,6 +7,10 @@ Per scenario and policy (n paths):
 * liquidity: probability of a shortfall (buffer < 0) by month with its binomial standard error,
   the buffer fan (quantiles by month), the survival-horizon distribution and its median;
 * the mean delinquency balance by state over time, in total and by segment;
+* the industry KPIs lenders publish (SPEC 12), each with its standard error over paths: the 90+
+  DPD ratio at the horizon (``kpi_dpd90_ratio``), the Day-1 delinquency and 30-day collection
+  rates over the horizon (``kpi_day1_delinquency_rate``, ``kpi_collection_rate_30d``: each
+  path's amounts summed over the months, then divided);
 * with provisions (SPEC 10, :mod:`.books`): the opening allowance, the lifetime loss rate with
   its error and tail, the allowance by stage, the NPL, coverage and capital ratio fans, the
   probability of a capital breach, and probability-weighted figures across weighted scenarios.
@@ -32,6 +36,29 @@ def _mean_and_se(values: xr.DataArray) -> tuple[xr.DataArray, xr.DataArray]:
     mean = values.mean(PATH)
     se = values.std(PATH, ddof=1) / np.sqrt(n) if n > 1 else xr.full_like(mean, np.nan)
     return mean, se
+
+
+KPIS = {
+    # name: (numerator, denominator) summed over months per path, or a stock at the horizon
+    "kpi_day1_delinquency_rate": ("day1_unpaid", "due_amount", "Day-1 delinquency rate"),
+    "kpi_collection_rate_30d": ("collected_30d", "day1_unpaid", "30-day collection rate"),
+}
+
+
+def kpi_summary(ds: xr.Dataset) -> dict[str, tuple[xr.DataArray, str, str]]:
+    """The published KPIs of a run (module docstring): mean over paths and standard error."""
+    per_path = {"kpi_dpd90_ratio": (ds["dpd90_ratio"].isel({MONTH: -1}), "90+ DPD ratio at "
+                                    "the horizon")}  # fmt: skip
+    for name, (top, bottom, long_name) in KPIS.items():
+        denominator = ds[bottom].sum(MONTH)
+        per_path[name] = (ds[top].sum(MONTH) / denominator.where(denominator > 0), long_name)
+    out: dict[str, tuple[xr.DataArray, str, str]] = {}
+    for name, (values, long_name) in per_path.items():
+        n = int(values.notnull().sum(PATH).min())
+        out[name] = (values.mean(PATH), "1", f"{long_name} (mean over paths)")
+        se = values.std(PATH, ddof=1) / np.sqrt(max(n, 1)) if n > 1 else values.mean(PATH) * np.nan
+        out[f"{name}_se"] = (se, "1", f"standard error of the {long_name}")
+    return out
 
 
 def summarize(
@@ -95,6 +122,10 @@ def summarize(
     }  # fmt: skip
     for name, (units, long_name) in docs.items():
         out[name].attrs.update(units=units, long_name=long_name)
+    if "dpd90_ratio" in ds:
+        for name, (value, units, long_name) in kpi_summary(ds).items():
+            out[name] = value
+            out[name].attrs.update(units=units, long_name=long_name)
     if has_books(ds):
         for name, (value, units, long_name) in books_summary(ds, levels, confidence).items():
             out[name] = value

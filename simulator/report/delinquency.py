@@ -1,5 +1,6 @@
-"""Delinquency in a scenario, per policy: the mean principal in each days-past-due bucket by
-month, stacked, and its month-by-month table (folded)."""
+"""Delinquency in a scenario, per policy: the KPIs lenders publish (90+ DPD ratio, Day-1
+delinquency, 30-day collection rate) side by side, then the mean principal in each
+days-past-due bucket by month, stacked, and its month-by-month table (folded)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from simulator.report.figures import (
     new_figure,
 )
 from simulator.report.html import state_label
-from simulator.report.tables import Cell, Table, cny_cell, int_cell, pct_cell
+from simulator.report.tables import Cell, Table, cny_cell, int_cell, pct_cell, text_cell
 from simulator.variables import MONTH, POLICY, SCENARIO
 
 
@@ -65,6 +66,8 @@ def section(ctx: Context, s: str) -> Iterator[str]:
     sid = ctx.scenario_ids[s]
     ds, summary, ids = ctx.ds, ctx.summary, ctx.ids
     yield f'<section id="{ids(sid, "delinquency")}" class="delinquency"><h3>Delinquency</h3>'
+    if "kpi_dpd90_ratio" in summary:
+        yield ctx.keep(_kpi_table(ctx, s))
     for p in ctx.policies:
         yield (f'<div id="{ids(sid, p, "delinquency")}" class="policy"><h4>Policy {escape(p)}</h4>')
         yield ctx.emit(
@@ -79,6 +82,37 @@ def section(ctx: Context, s: str) -> Iterator[str]:
         yield ctx.keep(_table(ctx, s, p))
         yield "</div>"
     yield "</section>"
+
+
+KPI_COLUMNS = (
+    ("kpi_dpd90_ratio", "90+ DPD ratio at the horizon", 2),
+    ("kpi_day1_delinquency_rate", "Day-1 delinquency", 2),
+    ("kpi_collection_rate_30d", "30-day collection rate", 1),
+)
+
+
+def _kpi_table(ctx: Context, s: str) -> Table:
+    """Each policy's published KPIs (mean over paths, with the standard error below)."""
+    rows: list[list[Cell]] = []
+    for p in ctx.policies:
+        at = {SCENARIO: s, POLICY: p}
+        row: list[Cell] = [text_cell(p)]
+        for name, _, digits in KPI_COLUMNS:
+            row += [
+                pct_cell(float(ctx.summary[name].sel(at)), digits),
+                pct_cell(float(ctx.summary[f"{name}_se"].sel(at)), digits),
+            ]
+        rows.append(row)
+    header = ["policy"]
+    for _, label, _ in KPI_COLUMNS:
+        header += [label, "± s.e."]
+    return Table(
+        ctx.ids("kpis", s),
+        f"{s}: the KPIs lenders publish - 90+ DPD ratio (principal 91-180 DPD over principal on "
+        "book), Day-1 delinquency (入催率) and 30-day collection rate (M1回款率) over the horizon",
+        header,
+        rows,
+    )
 
 
 def _table(ctx: Context, s: str, p: str) -> Table:

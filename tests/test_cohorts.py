@@ -6,6 +6,7 @@ Every test runs on both engines; the Dataset checks go through ``simulate``.
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -33,6 +34,7 @@ from tests.test_engines import annuity_schedule, forced
 
 ENGINES = {"numba": kernel_numba, "numpy": kernel_numpy}
 RUN = {"paths": 12, "horizon": 18, "seed": 4}
+PLAN = ((1, 0.08), (24, 0.08))
 
 
 @pytest.fixture(params=sorted(ENGINES))
@@ -50,12 +52,14 @@ def treasury(
     plan: tuple[tuple[int, float], ...] | None = None,
     basis: str = "book",
 ) -> Treasury:
-    """The default treasury with another throttle (base, sensitivity, floor) and plan."""
-    default = load_treasury("default")
+    """The default treasury in mode ``plan`` with another throttle (base, sensitivity, floor)
+    and plan (by default 8% of the opening book a month, the default treasury's plan before it
+    replaced run-off)."""
     return dataclasses.replace(
-        default,
+        load_treasury("default"),
         basis=basis,
-        lending_plan=default.lending_plan if plan is None else plan,
+        lending_mode="plan",
+        lending_plan=PLAN if plan is None else plan,
         lending_throttle=MacroResponse(*throttle),
     )
 
@@ -100,7 +104,7 @@ def test_originations_follow_the_macro_index(book, engine: str) -> None:
     ds = simulate(book, ["baseline", "severe"], ["standard"], treasury=treasury(response),
                   engine=engine, **RUN)  # fmt: skip
     opening = int(book.principal.sum())
-    plan = lending_plan_fen(load_treasury("default"), opening, RUN["horizon"])
+    plan = lending_plan_fen(treasury(response), opening, RUN["horizon"])
     weights = fen(ds.segment_opening_principal.isel(scenario=0, policy=0)) / opening
     book_z = ds.macro_index.isel(policy=0).values @ weights  # (scenario, path, month)
     allowed = np.rint(plan * np.clip(1.0 + 0.6 * book_z, 0.2, 1.0))
@@ -189,3 +193,81 @@ def test_a_new_loan_pays_its_annuity_from_the_month_after_origination(engine: st
         np.testing.assert_array_equal(s[:, t, CURRENT, BALANCE], balance, err_msg=str(t))
     np.testing.assert_array_equal(f[:, 0, ORIGINATED_PRINCIPAL], principal)
     np.testing.assert_array_equal(f[:, 1:, ORIGINATED_PRINCIPAL], 0)
+
+
+# --- mode "replace": new lending replaces the expected run-off (SPEC 12) ------------------------
+
+
+def replacing(throttle: tuple[float, float, float] = (1.0, 0.0, 1.0)) -> Treasury:
+    return dataclasses.replace(load_treasury("default"), lending_throttle=MacroResponse(*throttle))
+
+
+def test_the_default_treasury_replaces_run_off() -> None:
+    default = load_treasury("default")
+    assert default.lending_mode == "replace" and default.lending_plan == ()
+    assert load_treasury("run-off").lending_mode == "plan"
+
+
+def test_replace_lends_the_expected_run_off_of_the_book_and_its_new_loans(book) -> None:
+    """Month t lends the fall of the expected balance (contractual annuity balance times the
+    survival to prepayment) of the opening book and of every earlier month's candidates: checked
+    against a loan-by-loan recomputation of those balances."""
+    model = load_model("default")
+    prepayment = np.array([s.prepayment for s in model.segments])
+    horizon = 8
+    pool = new_lending_pool(book, replacing(), horizon, seed=3, prepayment=prepayment)
+
+    def expected(principal, annual_rate, instalment, term, segment, months):
+        out = np.zeros(months + 1)
+        for p, r, i, n, g in zip(principal, annual_rate, instalment, term, segment, strict=True):
+            balance, survival = float(p), 1.0
+            out[0] += balance
+            for k in range(1, months + 1):
+                balance = 0.0 if k >= n else max(balance * (1 + r / 12) - i, 0.0)
+                survival *= 1 - prepayment[g]
+                out[k] += balance * survival
+        return out
+
+    balance = expected(book.principal, book.annual_rate, book.instalment, book.remaining_term,
+                       book.segment, horizon)  # fmt: skip
+    for t in range(horizon):
+        runoff = round(balance[t] - balance[t + 1])
+        assert pool.plan_fen[t] == runoff
+        cumulative = pool.cumulative[t]
+        assert runoff - int(book.principal.max()) < cumulative[-1] <= runoff
+        mine = pool.start == t
+        order = np.argsort(pool.rank[mine])
+        template = pool.template[mine][order]
+        balance[t + 1 :] += expected(book.principal[template], book.annual_rate[template],
+                                     pool.instalment[mine][order], pool.remaining_term[mine][order],
+                                     book.segment[template], horizon - t - 1)  # fmt: skip
+
+
+def test_replace_keeps_the_book_about_its_size_and_is_throttled(book, engine: str) -> None:
+    """Without a throttle the book stays within a few percent of its opening size (what differs
+    is the run-off of loans in arrears, replaced on schedule); a throttle lends less."""
+    ds = simulate(book, ["baseline"], ["standard"], treasury=replacing(), engine=engine, **RUN)
+    on_book = ds.balance.sel(state=list(STATES[: M6 + 1])).sum("state").mean("path")
+    size = on_book.isel(scenario=0, policy=0) / float(ds.opening_principal.squeeze())
+    assert float(abs(size - 1).max()) < 0.1, size.values
+    originated = float(ds.originated_principal.sum())
+    throttled = simulate(book, ["baseline"], ["standard"], treasury=replacing((1.0, 0.6, 0.2)),
+                         engine=engine, **RUN)  # fmt: skip
+    assert 0 < float(throttled.originated_principal.sum()) < originated
+
+
+def test_the_lending_mode_is_checked(tmp_path) -> None:
+    from simulator.errors import InputError
+
+    text = Path(load_treasury("default").source).read_text()
+    line = '\nmode = "replace"\n'
+    assert line in text
+    for replacement, fragment in [
+        ('\nmode = "plan"\n', 'mode "plan" needs a plan'),
+        ('\nmode = "replace"\nplan = [[1, 0.1]]\n', 'mode "replace" lends what runs off'),
+        ('\nmode = "grow"\n', "new_lending.mode"),
+    ]:
+        bad = tmp_path / "t.toml"
+        bad.write_text(text.replace(line, replacement))
+        with pytest.raises(InputError, match=fragment):
+            load_treasury(bad)

@@ -1,4 +1,4 @@
-"""New-loan cohorts (SPEC 3.5): the treasury's lending plan, throttled by the macro index.
+"""New-loan cohorts (SPEC 3.5, 12): the treasury's new lending, throttled by the macro index.
 
 The kernels simulate a fixed set of loans, so new lending is a *pool* of candidate loans laid
 out before the run, the same on every path, under every scenario and policy:
@@ -12,6 +12,20 @@ out before the run, the same on every path, under every scenario and policy:
 * on a path, month m originates the first ``n`` candidates of that month (in their rank order),
   the most whose cumulative principal fits ``plan[m] * clip(base + sensitivity * Z, floor, 1)``,
   Z being the path's book-weighted credit-cycle index that month.
+
+The month's amount is the treasury's ``plan`` (mode ``plan``) or, in mode ``replace``, the
+book's *expected run-off* that month (from :func:`expected_balance`): what the opening book and the
+candidates of the earlier months repay, prepay or lose, so that the book stays about its opening
+size (the static-balance-sheet convention). Originations are fixed per path and month before
+the kernels run, so the run-off replaced is an expectation, not the path's own: each loan's
+contractual annuity balance times its survival to prepayment, ``(1 - prepayment)^k`` after k
+months, every candidate counted as originated. A loan that defaults instead of paying is
+counted as running off on schedule (its balance leaves the book by charge-off some months
+later instead of by instalments; the two agree over a loan's life and differ by the few
+percent of the book in arrears at a time). The throttle then scales that amount on each path,
+as it scales a plan. The amounts depend on the book, the model's prepayment, the seed and the
+horizon only - not on the scenario, the policy, the path, the threads, chunks or blocks, nor on
+the engine - so results stay bit-identical across them.
 
 An originated loan is on the book, current, at the end of month m, and its first instalment
 falls due in month m + 1. Candidates are stored in a seeded random order after the book's loans
@@ -35,7 +49,10 @@ QUARTER = 3
 
 
 def lending_plan_fen(treasury: Treasury, opening_fen: int, horizon: int) -> np.ndarray:
-    """Planned new lending for months 1..horizon in fen (linear between anchors, flat beyond)."""
+    """Planned new lending for months 1..horizon in fen (linear between anchors, flat beyond);
+    zeros in mode ``replace``, whose amounts come from :func:`expected_runoff` instead."""
+    if treasury.lending_mode == "replace":
+        return np.zeros(horizon, np.int64)
     months, amounts = zip(*treasury.lending_plan, strict=True)
     per_month = np.interp(np.arange(1, horizon + 1), months, amounts)
     scale = opening_fen if treasury.basis == "book" else 100
@@ -49,17 +66,66 @@ def new_loan_term(portfolio: Portfolio) -> np.ndarray:
     return np.where(portfolio.original_term > 0, portfolio.original_term, rounded).astype(np.int32)
 
 
-def new_lending_pool(portfolio: Portfolio, treasury: Treasury, horizon: int, seed: int) -> Pool:
-    """Draw the candidate new loans of every month."""
+def expected_balance(
+    principal: np.ndarray,
+    monthly_rate: np.ndarray,
+    instalment: np.ndarray,
+    term: np.ndarray,
+    prepayment: np.ndarray,
+    months: int,
+) -> np.ndarray:
+    """Expected principal (fen, float) of loans 0..months instalments after now, summed over
+    the loans: the contractual annuity balance (interest first, the last instalment clears it)
+    times the survival to prepayment ``(1 - prepayment)^k``. Shape (months + 1,)."""
+    balance = principal.astype(np.float64)
+    survival = np.ones(len(balance))
+    out = np.zeros(months + 1)
+    out[0] = balance.sum()
+    for k in range(1, months + 1):
+        balance = np.maximum(balance * (1.0 + monthly_rate) - instalment, 0.0)
+        balance[term <= k] = 0.0
+        survival *= 1.0 - prepayment
+        out[k] = (balance * survival).sum()
+    return out
+
+
+def new_lending_pool(
+    portfolio: Portfolio,
+    treasury: Treasury,
+    horizon: int,
+    seed: int,
+    prepayment: np.ndarray | None = None,
+) -> Pool:
+    """Draw the candidate new loans of every month. ``prepayment``: the model's monthly
+    prepayment probability by segment, for the expected run-off of mode ``replace`` (None:
+    no prepayment)."""
     opening_fen = int(portfolio.principal.sum())
     plan = lending_plan_fen(treasury, opening_fen, horizon)
+    replace = treasury.lending_mode == "replace"
+    if replace:
+        # the expected balance of the opening book and of the candidates drawn so far, by month
+        # (index t + 1 is the end of month t): month t replaces its fall from t to t + 1
+        rates = np.zeros(len(portfolio.segment_names)) if prepayment is None else prepayment
+        book_balance = expected_balance(
+            portfolio.principal,
+            portfolio.annual_rate / 12.0,
+            portfolio.instalment,
+            portfolio.remaining_term,
+            rates[portfolio.segment],
+            horizon,
+        )
+        plan = plan.copy()
+        terms = new_loan_term(portfolio)
     current = np.flatnonzero((portfolio.state == CURRENT) & (portfolio.principal > 0))
     eligible = current if len(current) else np.flatnonzero(portfolio.principal > 0)
     rng = np.random.default_rng([seed, ORIGINATION_SEED])
     mean_principal = max(float(portfolio.principal[eligible].mean()), 1.0) if len(eligible) else 1.0
 
     templates, starts, ranks, cumulatives = [], [], [], []
-    for t, amount in enumerate(plan):
+    for t in range(horizon):
+        if replace:
+            plan[t] = max(int(np.rint(book_balance[t] - book_balance[t + 1])), 0)
+        amount = plan[t]
         chosen = np.zeros(0, np.int64)
         if amount > 0 and len(eligible):
             # draw in batches until the month's plan is covered, then keep what fits in it
@@ -68,6 +134,19 @@ def new_lending_pool(portfolio: Portfolio, treasury: Treasury, horizon: int, see
                 chosen = np.concatenate([chosen, rng.choice(eligible, size=size + 16)])
             cumulative = np.cumsum(portfolio.principal[chosen])
             chosen = chosen[: np.searchsorted(cumulative, amount, side="right")]
+        if replace and len(chosen) and t + 1 < horizon:
+            # the new loans are on the book at the end of month t and pay from month t + 1
+            term = terms[chosen]
+            principal = portfolio.principal[chosen]
+            monthly_rate = portfolio.annual_rate[chosen] / 12.0
+            book_balance[t + 1 :] += expected_balance(
+                principal,
+                monthly_rate,
+                annuity_fen(principal, portfolio.annual_rate[chosen], term),
+                term,
+                rates[portfolio.segment[chosen]],
+                horizon - t - 1,
+            )
         templates.append(chosen)
         starts.append(np.full(len(chosen), t, np.int32))
         ranks.append(np.arange(len(chosen), dtype=np.int32))

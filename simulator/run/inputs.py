@@ -121,7 +121,8 @@ def resolve_inputs(
         raise InputError(None, f"horizon must be from 1 to {MAX_HORIZON} months, got {horizon}")
     start = _common_start(scenario_list)
 
-    pool = new_lending_pool(book, treasury, horizon, seed)
+    prepayment = np.array([segment.prepayment for segment in model.segments])
+    pool = new_lending_pool(book, treasury, horizon, seed, prepayment)
     kernel_book = Book.from_portfolio(book, pool, model.provisions, model.relief.tape_from)
     capital = treasury.capital
     inputs = RunInputs(

@@ -893,9 +893,9 @@ def test_a_policy_with_every_lever_off_gives_a_dataset_identical_to_standard(
 
 def never_missing_model(tmp_path: Path) -> Model:
     """The default model, except that current salaried loans never miss a payment."""
-    row = "current     = [0.985, 0.015, 0.0,  0.0,  0.0,  0.0,  0.0,  0.0]"
+    row = "current     = [0.996, 0.004, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]"
     path = derived(
-        tmp_path, "model", "default", {row: row.replace("0.985, 0.015", "1.0,   0.0  ")}, "nm"
+        tmp_path, "model", "default", {row: row.replace("0.996, 0.004", "1.0, 0.0")}, "nm"
     )
     return load_model(path)
 
@@ -986,8 +986,12 @@ CLAIMS = [
     Claim("grace", "grace cures", horizon_total("grace_cures"), +1),
     Claim("grace", "M1 accounts after month 1", lambda ds: ds.accounts[:, 0, M1], +1),
     Claim("reinstalment-12", "charged-off principal", horizon_total("chargeoff_principal"), -1),
-    # Month 1 again: the current row is unchanged, more delinquent loans cure fully.
-    Claim("harsh-collections", "current after month 1", lambda ds: ds.accounts[:, 0, CURRENT], +1),
+    # Month 1 again: the current row is unchanged. With the default model's rows fitted to Qifu's
+    # KPIs (rolls of 72-98% a month) the backlash fills each bucket's row: no loan stays in its
+    # bucket and cures hardly move (the cure-and-roll scaling of with_collections), so fewer
+    # loans are 1-30 DPD after month 1. (With the earlier rule-of-thumb rows, rolls of 30-85%,
+    # more delinquent loans cured fully; that claim no longer holds and was replaced.)
+    Claim("harsh-collections", "M1 accounts after month 1", lambda ds: ds.accounts[:, 0, M1], -1),
     Claim("harsh-collections", "collection cost", horizon_total("collection_cost"), +1),
     Claim("settlement", "settlement cash", horizon_total("settlement_cash"), +1),
     Claim("settlement", "charged-off principal", horizon_total("chargeoff_principal"), -1),

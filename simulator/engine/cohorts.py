@@ -14,10 +14,11 @@ out before the run, the same on every path, under every scenario and policy:
   Z being the path's book-weighted credit-cycle index that month.
 
 The month's amount is the treasury's ``plan`` (mode ``plan``) or, in mode ``replace``, the
-book's *expected run-off* that month (from :func:`expected_balance`): what the opening book and the
-candidates of the earlier months repay, prepay or lose, so that the book stays about its opening
-size (the static-balance-sheet convention). Originations are fixed per path and month before
-the kernels run, so the run-off replaced is an expectation, not the path's own: each loan's
+book's *expected run-off* that month (the fall of :func:`expected_balance`): what the opening
+book and the candidates of the earlier months repay, prepay or lose, so that the book stays
+about its opening size (the static-balance-sheet convention). Originations are fixed per path
+and month before the kernels run, so the run-off replaced is an expectation, not the path's
+own: each loan's
 contractual annuity balance times its survival to prepayment, ``(1 - prepayment)^k`` after k
 months, every candidate counted as originated. A loan that defaults instead of paying is
 counted as running off on schedule (its balance leaves the book by charge-off some months
@@ -50,7 +51,8 @@ QUARTER = 3
 
 def lending_plan_fen(treasury: Treasury, opening_fen: int, horizon: int) -> np.ndarray:
     """Planned new lending for months 1..horizon in fen (linear between anchors, flat beyond);
-    zeros in mode ``replace``, whose amounts come from :func:`expected_runoff` instead."""
+    zeros in mode ``replace``, whose amounts :func:`new_lending_pool` sets from the expected
+    run-off instead."""
     if treasury.lending_mode == "replace":
         return np.zeros(horizon, np.int64)
     months, amounts = zip(*treasury.lending_plan, strict=True)
@@ -89,6 +91,47 @@ def expected_balance(
     return out
 
 
+class _ExpectedRunoff:
+    """The expected balance of the opening book and of the candidates drawn so far, by month
+    (index t + 1 is the end of month t), for mode ``replace``: month t lends its fall from t to
+    t + 1."""
+
+    def __init__(self, portfolio: Portfolio, prepayment: np.ndarray | None, horizon: int) -> None:
+        self.portfolio, self.horizon = portfolio, horizon
+        self.rates = np.zeros(len(portfolio.segment_names)) if prepayment is None else prepayment
+        self.terms = new_loan_term(portfolio)
+        self.balance = expected_balance(
+            portfolio.principal,
+            portfolio.annual_rate / 12.0,
+            portfolio.instalment,
+            portfolio.remaining_term,
+            self.rates[portfolio.segment],
+            horizon,
+        )
+
+    def of_month(self, t: int) -> int:
+        return max(int(np.rint(self.balance[t] - self.balance[t + 1])), 0)
+
+    def originate(self, chosen: np.ndarray, t: int) -> None:
+        """Month t's new loans: on the book at its end, paying from month t + 1."""
+        if not len(chosen) or t + 1 >= self.horizon:
+            return
+        book = self.portfolio
+        term, principal, annual_rate = (
+            self.terms[chosen],
+            book.principal[chosen],
+            book.annual_rate[chosen],
+        )
+        self.balance[t + 1 :] += expected_balance(
+            principal,
+            annual_rate / 12.0,
+            annuity_fen(principal, annual_rate, term),
+            term,
+            self.rates[book.segment[chosen]],
+            self.horizon - t - 1,
+        )
+
+
 def new_lending_pool(
     portfolio: Portfolio,
     treasury: Treasury,
@@ -100,22 +143,9 @@ def new_lending_pool(
     prepayment probability by segment, for the expected run-off of mode ``replace`` (None:
     no prepayment)."""
     opening_fen = int(portfolio.principal.sum())
-    plan = lending_plan_fen(treasury, opening_fen, horizon)
+    plan = lending_plan_fen(treasury, opening_fen, horizon).copy()
     replace = treasury.lending_mode == "replace"
-    if replace:
-        # the expected balance of the opening book and of the candidates drawn so far, by month
-        # (index t + 1 is the end of month t): month t replaces its fall from t to t + 1
-        rates = np.zeros(len(portfolio.segment_names)) if prepayment is None else prepayment
-        book_balance = expected_balance(
-            portfolio.principal,
-            portfolio.annual_rate / 12.0,
-            portfolio.instalment,
-            portfolio.remaining_term,
-            rates[portfolio.segment],
-            horizon,
-        )
-        plan = plan.copy()
-        terms = new_loan_term(portfolio)
+    runoff = _ExpectedRunoff(portfolio, prepayment, horizon) if replace else None
     current = np.flatnonzero((portfolio.state == CURRENT) & (portfolio.principal > 0))
     eligible = current if len(current) else np.flatnonzero(portfolio.principal > 0)
     rng = np.random.default_rng([seed, ORIGINATION_SEED])
@@ -123,8 +153,8 @@ def new_lending_pool(
 
     templates, starts, ranks, cumulatives = [], [], [], []
     for t in range(horizon):
-        if replace:
-            plan[t] = max(int(np.rint(book_balance[t] - book_balance[t + 1])), 0)
+        if runoff is not None:
+            plan[t] = runoff.of_month(t)
         amount = plan[t]
         chosen = np.zeros(0, np.int64)
         if amount > 0 and len(eligible):
@@ -134,19 +164,8 @@ def new_lending_pool(
                 chosen = np.concatenate([chosen, rng.choice(eligible, size=size + 16)])
             cumulative = np.cumsum(portfolio.principal[chosen])
             chosen = chosen[: np.searchsorted(cumulative, amount, side="right")]
-        if replace and len(chosen) and t + 1 < horizon:
-            # the new loans are on the book at the end of month t and pay from month t + 1
-            term = terms[chosen]
-            principal = portfolio.principal[chosen]
-            monthly_rate = portfolio.annual_rate[chosen] / 12.0
-            book_balance[t + 1 :] += expected_balance(
-                principal,
-                monthly_rate,
-                annuity_fen(principal, portfolio.annual_rate[chosen], term),
-                term,
-                rates[portfolio.segment[chosen]],
-                horizon - t - 1,
-            )
+        if runoff is not None:
+            runoff.originate(chosen, t)
         templates.append(chosen)
         starts.append(np.full(len(chosen), t, np.int32))
         ranks.append(np.arange(len(chosen), dtype=np.int32))

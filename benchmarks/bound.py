@@ -51,7 +51,7 @@ import numpy as np
 from numba import prange
 
 from benchmarks import common
-from simulator.accelerate import parallel_jit
+from simulator.accelerate import inline_jit, parallel_jit
 from simulator.engine.arrays import Book, Tables
 from simulator.engine.kernel_numba import payment
 from simulator.engine.layout import PURPOSE_BORROWER
@@ -65,6 +65,32 @@ ALWAYS = 2**32  # the last threshold of every row: every 32-bit word is below it
 
 ISSUE_LOANS, ISSUE_PATHS, ISSUE_MONTHS = 200_000, 256, 24
 """The book of issue #16's measurement."""
+
+
+@inline_jit
+def step(row, word, state, due):
+    """The transition of one live borrower-month: (new state, instalments paid). From current,
+    the miss threshold; from a delinquent bucket, a branch-free count of the thresholds at or
+    below the word (the same destination as the engine's scan)."""
+    paid = 0
+    if state == CURRENT:
+        if word >= row[MISS]:
+            paid = 1
+        else:
+            state = M1
+        return state, paid
+    passed = 0
+    for w in range(row.shape[0]):
+        passed += 1 if row[w] <= word else 0
+    destination = CHARGED_OFF - passed
+    if destination < state:  # a cure: arrears paid, plus the one due
+        paid = state - destination + (1 if due else 0)
+        state = destination
+    elif destination == state and due:
+        paid = 1
+    else:
+        state = state + 1 if state < M6 else CHARGED_OFF
+    return state, paid
 
 
 @parallel_jit
@@ -115,25 +141,7 @@ def _bound_block(
                     if state == CURRENT and np.int64(w0) < prepay[segment]:
                         break  # prepaid
                     row = transition[t, segment, tier, matrix, state]
-                    word = np.int64(w1)
-                    paid = 0
-                    if state == CURRENT:
-                        if word >= row[MISS]:
-                            paid = 1
-                        else:
-                            state = M1
-                    else:
-                        passed = 0  # thresholds at or below the word: branch-free
-                        for w in range(row.shape[0]):
-                            passed += 1 if row[w] <= word else 0
-                        destination = CHARGED_OFF - passed
-                        if destination < state:  # a cure: arrears paid, plus the one due
-                            paid = state - destination + (1 if due else 0)
-                            state = destination
-                        elif destination == state and due:
-                            paid = 1
-                        else:
-                            state = state + 1 if state < M6 else CHARGED_OFF
+                    state, paid = step(row, np.int64(w1), state, due)
                     if paid > 0:
                         interest_part, principal_part = payment(
                             paid, instalment, principal, accrued, state == CURRENT and term == 0

@@ -48,6 +48,7 @@ if __package__ in (None, ""):  # run as a script: python benchmarks/profile_part
 import numpy as np
 
 from benchmarks import common
+from benchmarks.bound import step
 from simulator.accelerate import inline_jit, jit
 from simulator.engine.kernel_numba import book_provisions, payment
 from simulator.engine.layout import (
@@ -60,7 +61,7 @@ from simulator.engine.layout import (
     PURPOSE_BORROWER,
 )
 from simulator.rng import philox4x32_10
-from simulator.states import CHARGED_OFF, CURRENT, M1, M6
+from simulator.states import CHARGED_OFF, CURRENT, M1
 
 TRACE_ITEMS = 4096
 """Live borrower-months in the trace: 4096 x 14 words, about 460 KB, in L2 with the tables."""
@@ -124,24 +125,7 @@ def _record(book_segment, book_tier, book_principal, book_monthly_rate, book_ter
                     closes = 1
                 else:
                     row = transition[t, segment, tier, matrix, state]
-                    word = np.int64(w1)
-                    if state == CURRENT:
-                        if word >= row[MISS]:
-                            paid = 1
-                        else:
-                            state = M1
-                    else:
-                        passed = 0
-                        for w in range(row.shape[0]):
-                            passed += 1 if row[w] <= word else 0
-                        destination = CHARGED_OFF - passed
-                        if destination < state:
-                            paid = state - destination + (1 if due else 0)
-                            state = destination
-                        elif destination == state and due:
-                            paid = 1
-                        else:
-                            state = state + 1 if state < M6 else CHARGED_OFF
+                    state, paid = step(row, np.int64(w1), state, due)
                     if paid > 0:
                         interest_part, principal_part = payment(
                             paid, instalment, principal, accrued, state == CURRENT and term == 0

@@ -63,14 +63,15 @@ def compare(as_json: bool, policies: tuple[str, ...], baseline: str | None, **op
     are ranked on their lifetime loss (horizon losses plus the closing ECL allowance: what a
     policy defers past the horizon is counted), best first. Beside each policy's mean
     difference from the baseline (policy minus baseline, with its 95% interval): the horizon
-    loss, the 99% ES of the loss rate (paired bootstrap), the policy's costs (collection,
-    legal, mediation, waived interest) and its interest income (its fall is the interest it
-    forgoes), the net income over the horizon, the capital ratio at the horizon and the
-    minimum liquidity buffer. A second table shows each policy's mechanisms at work: offers
-    made and taken up, approvals, the misses its grace days covered, the Day-1 delinquency and
-    30-day collection rates, the 6-month re-default of re-instalmented loans, holiday loans
-    current three months after, settlement cash over balance and legal success. Takes the
-    same options as `run` (--out writes the simulated results).
+    loss, the policy's costs (collection, legal, mediation, waived interest) and its interest
+    income (its fall is the interest it forgoes), the net income over the horizon, the
+    capital ratio at the horizon and the minimum liquidity buffer; --json adds the 99% ES of
+    the loss rate (paired bootstrap), the serious delinquencies and the credit loss expense. A
+    second table shows each policy's mechanisms at work: offers made and taken up, approvals,
+    the misses its grace days covered, the Day-1 delinquency and 30-day collection rates, the
+    6-month re-default of re-instalmented loans, holiday loans current three months after,
+    settlement cash over balance and legal success. Takes the same options as `run` (--out
+    writes the simulated results).
     """
     from simulator.inputs.files import shipped_names
     from simulator.metrics import compare as paired

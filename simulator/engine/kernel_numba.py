@@ -104,6 +104,7 @@ from simulator.engine.layout import (
     STAGE_BALANCE,
     STAGE_TRANSFERS,
     TIER_NET_CREDIT_LOSS,
+    VINTAGE_DPD30,
     WAIVED_INTEREST,
 )
 from simulator.provisions.tables import (
@@ -665,6 +666,8 @@ def _run_block(
                         flows[t, segment, NEW_SERIOUS_DELINQUENCIES] += 1
                     stocks[t, segment, state, BALANCE] += principal
                     stocks[t, segment, state, ACCOUNTS] += 1
+                    if t0 >= 0 and state > M1:  # a new loan 31+ DPD: its vintage curve
+                        flows[t - t0 - 1, segment, VINTAGE_DPD30] += principal
                     if relief != RELIEF_NONE:
                         after_relief(flows, t, segment, relief, since, state)
                     if rules[ENABLED]:

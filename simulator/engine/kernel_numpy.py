@@ -121,6 +121,7 @@ from simulator.engine.layout import (
     STAGE_BALANCE,
     STAGE_TRANSFERS,
     TIER_NET_CREDIT_LOSS,
+    VINTAGE_DPD30,
     WAIVED_INTEREST,
 )
 from simulator.rng import philox4x32_10_numpy
@@ -250,6 +251,15 @@ def charged_off_after_relief(flows: np.ndarray, t: int, segment: np.ndarray, mas
         cells = (at[counted], segment[counted])
         np.add.at(flows[:, :, REDEFAULT_30 + k], cells, 1)
         np.add.at(flows[:, :, REDEFAULT_CO + k], cells, 1)
+
+
+def vintage_curve(flows: np.ndarray, t: int, segment: np.ndarray, mask: np.ndarray,
+                  start: np.ndarray, principal: np.ndarray) -> None:  # fmt: skip
+    """New loans (``start`` >= 0) in ``mask`` (31+ DPD) add their principal to the vintage
+    curve at their months on book ``t - start``, row ``t - start - 1`` of ``flows`` (H, G, F)."""
+    new = mask & (start >= 0)
+    cells = (t - start[new] - 1, segment[new])
+    np.add.at(flows[:, :, VINTAGE_DPD30], cells, principal[new])
 
 
 class Ledger:
@@ -737,6 +747,8 @@ def run_block(
             month.add(NEW_SERIOUS_DELINQUENCIES, newly_serious)
             serious |= newly_serious
             month.end_of_month(still_active, state, principal)
+            vintage_curve(month_flows, t, segment, still_active & (state > M1), book.start,
+                          principal)  # fmt: skip
             loan_state = LoanState(state=state, principal=principal, restructurings=restructurings,
                               since=since, matrix=matrix, term=term, monthly_rate=monthly_rate,
                               stage=stage)  # fmt: skip

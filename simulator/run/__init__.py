@@ -72,6 +72,8 @@ def simulate(
     run_dir: str | Path | None = None,
     resume: bool = False,
     provisions: bool = True,
+    panel_out: str | Path | None = None,
+    panel_paths: int = 4,
 ) -> xr.Dataset:
     """Simulate the book under every scenario and policy; return the Dataset of SPEC 6.
 
@@ -92,10 +94,13 @@ def simulate(
 
     ``provisions``: book the IFRS 9 stages, the ECL allowance, the regulatory categories and
     capital on every path (SPEC 10; the default); False leaves those variables out.
+
+    ``panel_out``: also write the loan-month histories of the first ``panel_paths`` paths of
+    the first scenario and policy there, as a Parquet panel (SPEC 12; ``run.panel_out``).
     """
     check_arguments(
         engine=engine, paths=paths, block_paths=block_paths, seed=seed, resume=resume,
-        run_dir=run_dir,
+        run_dir=run_dir, panel_paths=panel_paths if panel_out is not None else None,
     )  # fmt: skip
     run = resolve_inputs(
         portfolio, scenarios, policies, model=model, treasury=treasury, horizon=horizon,
@@ -106,4 +111,9 @@ def simulate(
     totals = execute(
         run, plan, threads=threads, chunks=chunks, progress=progress, client=client, store=store
     )
-    return assemble(run, totals)
+    ds = assemble(run, totals)
+    if panel_out is not None:
+        from simulator.run.panel_out import write_panel
+
+        write_panel(run, panel_out, panel_paths)
+    return ds

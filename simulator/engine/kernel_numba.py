@@ -259,6 +259,15 @@ def record(trace, b, loan, t, state, restructurings, principal, paid, recovery):
 
 
 @inline_jit
+def record_schedule(trace, b, loan, t, term, instalment):
+    """The schedule of a loan on the book at the month end, on its trace row (``term + 1``)."""
+    if b < trace.shape[0]:
+        row = trace[b, loan, t]
+        row[4] = term + 1
+        row[5] = instalment
+
+
+@inline_jit
 def quick_threshold(miss, quick):
     """Threshold of a Day-1 miss paid within the month, given the instalment was paid by the
     month end: ``quick / (1 - m)`` for a month-end miss probability m."""
@@ -394,6 +403,7 @@ def _run_block(
                         continue
                     flows[t0, segment, ORIGINATED_PRINCIPAL] += principal
                     record(trace, b, loan, t0, CURRENT, restructurings, principal, 0, 0)
+                    record_schedule(trace, b, loan, t0, term, instalment)
                     stocks[t0, segment, CURRENT, BALANCE] += principal
                     stocks[t0, segment, CURRENT, ACCOUNTS] += 1
                     if rules[ENABLED]:
@@ -564,6 +574,7 @@ def _run_block(
                         stocks[t, segment, state, BALANCE] += principal
                         stocks[t, segment, state, ACCOUNTS] += 1
                         record(trace, b, loan, t, state, restructurings, principal, 0, 0)
+                        record_schedule(trace, b, loan, t, term, instalment)
                         if rules[ENABLED]:
                             stage = book_provisions(
                                 lifetime,
@@ -701,6 +712,7 @@ def _run_block(
                     stocks[t, segment, state, BALANCE] += principal
                     stocks[t, segment, state, ACCOUNTS] += 1
                     record(trace, b, loan, t, state, restructurings, principal, cash, 0)
+                    record_schedule(trace, b, loan, t, term, instalment)
                     if t0 >= 0 and state > M1:  # a new loan 31+ DPD: its vintage curve
                         flows[t - t0 - 1, segment, VINTAGE_DPD30] += principal
                     if relief != RELIEF_NONE:

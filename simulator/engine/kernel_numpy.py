@@ -124,7 +124,16 @@ from simulator.engine.layout import (
     VINTAGE_DPD30,
     WAIVED_INTEREST,
 )
-from simulator.engine.trace import PAID, PRINCIPAL, RECOVERY, STATE, no_trace, pack_state
+from simulator.engine.trace import (
+    INSTALMENT,
+    PAID,
+    PRINCIPAL,
+    RECOVERY,
+    STATE,
+    TERM,
+    no_trace,
+    pack_state,
+)
 from simulator.rng import philox4x32_10_numpy
 from simulator.states import CHARGED_OFF, CURRENT, M1, M6, PAID_OFF, SETTLED
 
@@ -270,6 +279,15 @@ def record(trace: np.ndarray, b: int, t: int, mask: np.ndarray, state: np.ndarra
     rows[mask, PRINCIPAL] = at(principal)
     rows[mask, PAID] = at(paid)
     rows[mask, RECOVERY] = at(recovery)
+
+
+def record_schedule(trace: np.ndarray, b: int, t: int, mask: np.ndarray, term: np.ndarray,
+                    instalment: np.ndarray) -> None:  # fmt: skip
+    """The schedule of the loans of ``mask``, on the book at the month end, on their trace
+    rows: instalments still to fall due plus 1, and the instalment (fen)."""
+    if b < trace.shape[0] and mask.any():
+        trace[b, mask, t, TERM] = term[mask] + 1
+        trace[b, mask, t, INSTALMENT] = instalment[mask]
 
 
 def vintage_curve(flows: np.ndarray, t: int, segment: np.ndarray, mask: np.ndarray,
@@ -638,6 +656,7 @@ def run_block(
             month.add(CAPITALISED_INTEREST, on_holiday, interest)
             month.end_of_month(on_holiday, state, principal)
             record(trace, b, t, on_holiday, state, restructurings, principal, 0)
+            record_schedule(trace, b, t, on_holiday, term, instalment)
             loan_state = LoanState(state=state, principal=principal, restructurings=restructurings,
                               since=since, matrix=matrix, term=term, monthly_rate=monthly_rate,
                               stage=stage)  # fmt: skip
@@ -784,6 +803,7 @@ def run_block(
             serious |= newly_serious
             month.end_of_month(still_active, state, principal)
             record(trace, b, t, still_active, state, restructurings, principal, cash)
+            record_schedule(trace, b, t, still_active, term, instalment)
             vintage_curve(month_flows, t, segment, still_active & (state > M1), book.start,
                           principal)  # fmt: skip
             loan_state = LoanState(state=state, principal=principal, restructurings=restructurings,
@@ -796,6 +816,7 @@ def run_block(
             born = originated & (book.start == t)
             month.add(ORIGINATED_PRINCIPAL, born, principal)
             record(trace, b, t, born, CURRENT, restructurings, principal, 0)
+            record_schedule(trace, b, t, born, term, instalment)
             month.end_of_month(born, state, principal)
             provisions.book(born, loan_state, previous=None)
             open_ |= born

@@ -12,7 +12,9 @@ row per loan and month, ``trace[0, loan, t]`` (int64):
   off, principal and interest (the base of its recoveries); 0 once closed;
 * ``PAID`` (fen): what the borrower paid in the month - instalments (interest and principal),
   a prepayment with its accrued interest, or the settlement cash;
-* ``RECOVERY`` (fen): recovered on a charged-off loan in the month, before the agency's fee.
+* ``RECOVERY`` (fen): recovered on a charged-off loan in the month, before the agency's fee;
+* ``TERM``, ``INSTALMENT``: on a row of a loan on the book at the month end, its instalments
+  still to fall due plus 1 and its instalment (fen); 0 on the other rows (not applicable).
 
 A new loan's first row is its origination month (current, nothing paid). Both kernels write the
 same integers. Paths are traced one at a time, so the memory is O(loans x months), for the
@@ -23,8 +25,8 @@ from __future__ import annotations
 
 import numpy as np
 
-STATE, PRINCIPAL, PAID, RECOVERY = 0, 1, 2, 3
-N_TRACE = 4
+STATE, PRINCIPAL, PAID, RECOVERY, TERM, INSTALMENT = 0, 1, 2, 3, 4, 5
+N_TRACE = 6
 RESTRUCTURED_SHIFT = 8
 """Bits of the packed word below the restructuring count: ``state + 1`` (0..10) fits."""
 

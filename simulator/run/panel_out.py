@@ -13,7 +13,8 @@ only), so the histories are the run's paths. One row per loan and month on book:
 
 Columns: ``path``, ``loan_id`` (the tape's; a new loan ``new-<index>``), ``month``
 (``YYYY-MM``), ``segment``, ``score`` and ``annual_rate`` (a new loan's are its template's),
-``dpd`` (the state's name), ``principal``, ``paid``, ``restructured``, ``recovery`` (CNY);
+``dpd`` (the state's name), ``principal``, ``paid``, ``restructured``, ``recovery`` (CNY),
+``remaining_term`` and ``instalment`` (null once a loan has left the book);
 the text columns dictionary-encoded (a loan's id repeats on each of its months). The
 panel is of the run's first scenario and policy. Memory: one path's trace at a time, O(loans x
 months); the file is written to a temporary name and renamed when complete.
@@ -29,7 +30,16 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from simulator.engine.trace import PAID, PRINCIPAL, RECOVERY, STATE, new_trace, unpack_state
+from simulator.engine.trace import (
+    INSTALMENT,
+    PAID,
+    PRINCIPAL,
+    RECOVERY,
+    STATE,
+    TERM,
+    new_trace,
+    unpack_state,
+)
 from simulator.inputs.panel import month_text
 from simulator.inputs.portfolio import Portfolio
 from simulator.run.blocks import chunk_count, numba_threads, simulate_block
@@ -91,8 +101,23 @@ def path_table(run: ResolvedRun, path: int, trace: np.ndarray, loans: LoanColumn
         "restructured": np.concatenate([book.restructured[opening], restructured]),
         "recovery": _cny(np.concatenate([zeros, cells[:, RECOVERY]])),
         "annual_rate": loans.annual_rate[loan],
-    }
+        "remaining_term": _where_known(np.concatenate([book.remaining_term[opening],
+                                                        cells[:, TERM] - 1])),
+        "instalment": _cny_where_known(np.concatenate([book.instalment[opening],
+                                                       cells[:, INSTALMENT]]),
+                                       np.concatenate([np.ones(len(opening), bool),
+                                                       cells[:, TERM] > 0])),
+    }  # fmt: skip
     return pa.table(columns)
+
+
+def _where_known(term: np.ndarray) -> pa.Array:
+    """Remaining terms, null on the rows of loans no longer on the book (-1 in the trace)."""
+    return pa.array(term.astype(np.int64), mask=term < 0)
+
+
+def _cny_where_known(fen: np.ndarray, known: np.ndarray) -> pa.Array:
+    return pa.array(fen / FEN_PER_CNY, mask=~known)
 
 
 def _cny(fen: np.ndarray) -> np.ndarray:

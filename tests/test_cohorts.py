@@ -52,11 +52,11 @@ def treasury(
     plan: tuple[tuple[int, float], ...] | None = None,
     basis: str = "book",
 ) -> Treasury:
-    """The default treasury in mode ``plan`` with another throttle (base, sensitivity, floor)
-    and plan (by default 8% of the opening book a month, the default treasury's plan before it
-    replaced run-off)."""
+    """The run-off treasury (the default's buffer, costs and a funding that shrinks with the
+    book) in mode ``plan`` with a throttle (base, sensitivity, floor) and plan (by default 8% of
+    the opening book a month, the default treasury's plan before it replaced run-off)."""
     return dataclasses.replace(
-        load_treasury("default"),
+        load_treasury("run-off"),
         basis=basis,
         lending_mode="plan",
         lending_plan=PLAN if plan is None else plan,

@@ -37,7 +37,9 @@ from simulator.run.inputs import (
     ENGINES,
     check_arguments,
     resolve_inputs,
+    tail_sampling,
 )
+from simulator.tail import TailSampling
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -72,6 +74,7 @@ def simulate(
     run_dir: str | Path | None = None,
     resume: bool = False,
     provisions: bool = True,
+    tail: TailSampling | str | None = None,
 ) -> xr.Dataset:
     """Simulate the book under every scenario and policy; return the Dataset of SPEC 6.
 
@@ -92,6 +95,12 @@ def simulate(
 
     ``provisions``: book the IFRS 9 stages, the ECL allowance, the regulatory categories and
     capital on every path (SPEC 10; the default); False leaves those variables out.
+
+    ``tail``: tail sampling (SPEC 13; :mod:`simulator.tail`): ``"loss"``, ``"buffer"``,
+    ``"capital"`` or a :class:`~simulator.tail.TailSampling`. Each scenario's factor shocks are
+    then drawn shifted towards its tail on most paths, and each path carries its likelihood
+    ratio as the variable ``weight`` (1 on every path without), which every metric of
+    :mod:`simulator.metrics` applies.
     """
     check_arguments(
         engine=engine, paths=paths, block_paths=block_paths, seed=seed, resume=resume,
@@ -99,7 +108,7 @@ def simulate(
     )  # fmt: skip
     run = resolve_inputs(
         portfolio, scenarios, policies, model=model, treasury=treasury, horizon=horizon,
-        seed=seed, engine=engine, provisions=provisions,
+        seed=seed, engine=engine, provisions=provisions, tail=tail_sampling(tail),
     )  # fmt: skip
     plan = plan_blocks(run.inputs, paths, block_paths)
     store = open_store(run, plan, run_dir, resume=resume)

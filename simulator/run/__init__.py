@@ -39,6 +39,7 @@ from simulator.run.inputs import (
     resolve_inputs,
     tail_sampling,
 )
+from simulator.run.pilot import with_tail_shifts
 from simulator.tail import TailSampling
 
 if TYPE_CHECKING:
@@ -108,8 +109,9 @@ def simulate(
     )  # fmt: skip
     run = resolve_inputs(
         portfolio, scenarios, policies, model=model, treasury=treasury, horizon=horizon,
-        seed=seed, engine=engine, provisions=provisions, tail=tail_sampling(tail),
+        seed=seed, engine=engine, provisions=provisions,
     )  # fmt: skip
+    run = with_tail_shifts(run, tail_sampling(tail), threads, chunks)
     plan = plan_blocks(run.inputs, paths, block_paths)
     store = open_store(run, plan, run_dir, resume=resume)
     totals = execute(

@@ -55,7 +55,8 @@ class RunInputs:
     irb: IrbWeights | None  # the IRB inputs when the treasury's capital approach is IRB
     longest_term: int  # the longest term of a loan of the book or a new loan drawn from it
     tail: TailSampling | None = None  # tail sampling (SPEC 13), None for a plain run
-    shifts: tuple[Shift | None, ...] = ()  # per scenario: the factor shift (None: plain)
+    shifts: tuple[Shift | None, ...] = ()  # per scenario: the factor shift (None: plain; set
+    # by simulator.run.pilot)
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,6 @@ def resolve_inputs(
     seed: int,
     engine: str,
     provisions: bool = True,
-    tail: TailSampling | None = None,
 ) -> ResolvedRun:
     """Load and check every input, draw the new-loan pool and encode each policy's levers."""
     from simulator.engine.cohorts import new_lending_pool, new_loan_term
@@ -129,14 +129,13 @@ def resolve_inputs(
     pool = new_lending_pool(book, treasury, horizon, seed, prepayment)
     kernel_book = Book.from_portfolio(book, pool, model.provisions, model.relief.tape_from)
     capital = treasury.capital
-    probits = tuple(base_probits(model, p) for p in policy_list)
     inputs = RunInputs(
         book=kernel_book,
         pool=pool,
         model=model,
         scenarios=tuple(scenario_list),
         policies=tuple(policy_list),
-        probits=probits,
+        probits=tuple(base_probits(model, p) for p in policy_list),
         levers=tuple(policy_levers(model, p, kernel_book) for p in policy_list),
         seed=seed,
         horizon=horizon,
@@ -145,8 +144,7 @@ def resolve_inputs(
         capital=capital,
         irb=irb_weights(model, capital) if capital.approach == "irb" else None,
         longest_term=int(max(book.remaining_term.max(), new_loan_term(book).max())),
-        tail=tail,
-        shifts=tail_shifts(model, scenario_list, probits[0], kernel_book, horizon, tail),
+        shifts=tuple(None for _ in scenario_list),
     )
     return ResolvedRun(inputs=inputs, portfolio=book, treasury=treasury, start=start)
 
@@ -159,43 +157,6 @@ def tail_sampling(tail: TailSampling | str | None) -> TailSampling | None:
         return TailSampling(target=tail)
     except ValueError as err:
         raise InputError(None, str(err)) from None
-
-
-def tail_shifts(
-    model: Model,
-    scenarios: Sequence[Scenario],
-    probits: np.ndarray,
-    book: Book,
-    horizon: int,
-    tail: TailSampling | None,
-) -> tuple[Shift | None, ...]:
-    """Each scenario's factor shift (SPEC 13, :mod:`simulator.tail.shift`): the innovation
-    path of norm ``Phi^-1(level)`` with the largest conditional charge-off of the opening book
-    over the target's window, under the first policy's transition rows (one shift for every
-    policy keeps the paths common). None for each without tail sampling."""
-    from simulator.engine.conditional import conditional_chargeoff
-    from simulator.engine.tables import macro_path_index
-    from simulator.tail import large_deviation_shift
-
-    if tail is None:
-        return tuple(None for _ in scenarios)
-    n = book.opening_loans
-    exposure = np.zeros((len(model.segments), len(model.tiers)))
-    np.add.at(exposure, (book.segment[:n], book.tier[:n]), book.principal[:n].astype(float))
-    rho = np.array([s.rho for s in model.segments])
-    window = tail.window(horizon)
-    shifts = []
-    for scenario in scenarios:
-        macro = macro_path_index(model, scenario, horizon)
-
-        def loss(
-            eta: np.ndarray, macro: np.ndarray = macro, sigma: float = scenario.sigma
-        ) -> np.ndarray:
-            return conditional_chargeoff(probits, rho, macro, sigma, exposure, eta, window)
-
-        mu = large_deviation_shift(loss, scenario.phi, horizon, tail.radius)
-        shifts.append(Shift(mu=mu, defensive=tail.defensive))
-    return tuple(shifts)
 
 
 def _portfolio(portfolio: Portfolio | str | Path | int | None, model: Model) -> Portfolio:

@@ -99,7 +99,29 @@ def summarize(
             "segment_delinquency_balance": est.mean(ds["segment_balance"]),
         }
     )
-    docs = {
+    docs = _docs(confidence)
+    if "tail_ess" in out:
+        docs["tail_ess"] = ("1", "effective number of paths at or beyond VaR")
+        docs["max_weight_share"] = ("1", "largest path weight's share of the weight beyond VaR")
+    for name, (units, long_name) in docs.items():
+        out[name].attrs.update(units=units, long_name=long_name)
+    if "dpd90_ratio" in ds:
+        for name, (value, units, long_name) in kpi_summary(ds, est).items():
+            out[name] = value
+            out[name].attrs.update(units=units, long_name=long_name)
+    if has_books(ds):
+        for name, (value, units, long_name) in books_summary(ds, levels, confidence, est).items():
+            out[name] = value
+            out[name].attrs.update(units=units, long_name=long_name)
+    out.attrs.update(paths=n, confidence=confidence)
+    if not isinstance(est, Plain):
+        out.attrs.update(tail_sampling=str(ds.attrs.get("tail_sampling", "weighted")))
+    return out
+
+
+def _docs(confidence: float) -> dict[str, tuple[str, str]]:
+    """name -> (units, long name) of the summary's variables."""
+    return {
         "expected_loss": ("1", "expected loss rate"),
         "expected_loss_se": ("1", "standard error of the expected loss rate"),
         "segment_expected_loss": ("1", "expected loss rate by segment"),
@@ -126,20 +148,3 @@ def summarize(
         "delinquency_balance": ("CNY", "mean principal by state and month"),
         "segment_delinquency_balance": ("CNY", "mean principal by segment, state and month"),
     }  # fmt: skip
-    if "tail_ess" in out:
-        docs["tail_ess"] = ("1", "effective number of paths at or beyond VaR")
-        docs["max_weight_share"] = ("1", "largest path weight's share of the weight beyond VaR")
-    for name, (units, long_name) in docs.items():
-        out[name].attrs.update(units=units, long_name=long_name)
-    if "dpd90_ratio" in ds:
-        for name, (value, units, long_name) in kpi_summary(ds, est).items():
-            out[name] = value
-            out[name].attrs.update(units=units, long_name=long_name)
-    if has_books(ds):
-        for name, (value, units, long_name) in books_summary(ds, levels, confidence, est).items():
-            out[name] = value
-            out[name].attrs.update(units=units, long_name=long_name)
-    out.attrs.update(paths=n, confidence=confidence)
-    if not isinstance(est, Plain):
-        out.attrs.update(tail_sampling=str(ds.attrs.get("tail_sampling", "weighted")))
-    return out

@@ -30,7 +30,7 @@ from simulator.metrics.weighted import TailWeightWarning, weighted_tail
 from simulator.run import simulate
 from simulator.tail import Shift, TailSampling, linear_mode_shift, shift_innovations
 
-DATA = Path(__file__).parent / "data"
+BUFFER_TREASURY = Path(__file__).resolve().parent.parent / "benchmarks" / "tail-buffer.toml"
 SMALL = {"paths": 10, "horizon": 12, "seed": 3}
 PILOT = 32
 
@@ -169,7 +169,7 @@ def test_tail_sampling_lowers_the_variance_of_the_far_tail() -> None:
     buffer, a treasury with a 40% buffer so that a shortfall is rare) over 6 seeds of 256
     paths, 5,000 loans: variance lower by at least 3x (measured: see the README)."""
     book = synthetic_portfolio(5_000, seed=3)
-    treasury = DATA / "tail-buffer.toml"
+    treasury = BUFFER_TREASURY
     values: dict[str, list[float]] = {k: [] for k in ("es", "es_w", "sf", "sf_w")}
     for seed in range(6):
         options = {"paths": 256, "seed": seed, "treasury": treasury}

@@ -16,6 +16,7 @@ metrics.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -239,3 +240,25 @@ def test_one_heavy_weight_in_the_tail_is_warned_about(small_book) -> None:
     heavy["weight"] = ds["weight"].where(ds["path"] != worst, 50.0)
     with pytest.warns(TailWeightWarning, match="of the weight beyond VaR"):
         summarize(heavy, levels=(0.9,))
+
+
+def test_run_with_tail_sampling_reports_the_weighted_summary(cli) -> None:
+    options = ["run", "--synthetic", "300", "--scenario", "severe", "--paths", "16",
+               "--horizon", "12", "--quiet", "--tail-sampling", "loss"]  # fmt: skip
+    result = cli(*options, "--json")
+    assert result.exit_code == 0, result.output
+    [row] = json.loads(result.stdout)["runs"]
+    assert row["tail_ess_99"] >= 1.0 and 0.0 < row["max_weight_share_99"] <= 1.0
+    # 16 paths: one path holds most of the weight beyond the 99% VaR, and the run says so
+    assert row["max_weight_share_99"] > 0.1
+    assert "warning: one path carries" in result.stderr
+    table = cli(*options)
+    assert table.exit_code == 0, table.output
+    assert "Tail sampling (loss): every figure is weighted" in table.stdout
+    plain = json.loads(cli(*options[:-2], "--json").stdout)["runs"][0]
+    assert plain["tail_ess_99"] is None  # a plain run has no weights to report
+
+
+def test_run_refuses_an_unknown_tail_target(cli, bad_input) -> None:
+    bad_input(cli("run", "--synthetic", "300", "--tail-sampling", "var"),
+              "Invalid value for '--tail-sampling'", "'var' is not one of")  # fmt: skip

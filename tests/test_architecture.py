@@ -231,5 +231,6 @@ def test_the_engine_and_tail_sampling_do_not_reach_downstream():
         if module.startswith("simulator.engine"):
             assert not [m for m in imports if m.startswith(downstream)], module
         if module.startswith("simulator.tail"):
-            assert all(m.startswith("simulator.tail") for m in imports if
-                       m.startswith("simulator")), module
+            assert all(
+                m.startswith("simulator.tail") for m in imports if m.startswith("simulator")
+            ), module

@@ -173,11 +173,13 @@ def run_options(policy_help: str) -> Callable[[F], F]:
             "--tail-sampling",
             "tail",
             type=click.Choice(["loss", "buffer", "capital"]),
-            help="Importance-sample the tail (SPEC 13): shift each scenario's factor towards "
-            "the 99.9% tail of the loss rate over the horizon (loss) or of the 12-month loss "
-            "that empties the buffer (buffer) or breaches capital (capital), on 80% of the "
-            "paths; every figure is then weighted by the paths' likelihood ratios (the weight "
-            "variable of --out). Sharper VaR, ES and rare-event probabilities at equal paths.",
+            help="Importance-sample the tail (SPEC 13): shift each scenario's factor paths, "
+            "on 80% of them, towards the 99.9% tail of the loss rate (loss), a liquidity "
+            "shortfall within 12 months (buffer) or a capital breach within 12 months "
+            "(capital), the shift fitted first on 256 pilot paths (no shift if the event is "
+            "not rare); every figure is then weighted by the paths' likelihood ratios (the "
+            "weight variable of --out). Sharper VaR, ES and rare-event probabilities at equal "
+            "paths.",
         ),
         click.option(
             "--quiet", is_flag=True, help="No progress bar (nor the Dask dashboard address)."

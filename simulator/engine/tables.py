@@ -5,7 +5,9 @@ The kernel never evaluates a distribution function. Here, with NumPy and SciPy:
 * the scenario's macro variables are interpolated to months and turned into each segment's
   deterministic credit-cycle index ``-sum_v beta[g, v] (x[v, t] - x[v, 0]) / scale[v]``;
 * each path gets a systematic factor ``eta`` (AR(1), stationary N(0, 1)) from its own Philox
-  stream, so ``Z[p, t, g] = macro[t, g] + sigma * eta[p, t]`` (SPEC 3.3);
+  stream, so ``Z[p, t, g] = macro[t, g] + sigma * eta[p, t]`` (SPEC 3.3); under tail sampling
+  (SPEC 13) its shocks are the same draws plus the scenario's shift ``mu`` on most paths, and
+  each path's likelihood ratio is ``Tables.weight`` (:mod:`simulator.tail`);
 * each base transition row, with destinations ordered worst first and cumulated to ``C``, is
   shifted by the tier offset and by Z with the one-parameter probit (Vasicek) shift
   ``C'(Z) = Phi((Phi^-1(C) + delta - sqrt(rho) Z) / sqrt(1 - rho))`` and stored as integer

@@ -7,6 +7,11 @@ ratio at the horizon - the mean paired difference with its normal interval, the 
 on which the policy does better, and the paired and unpaired standard errors; for ES, the
 paired bootstrap of :func:`.tails.paired_es`. A policy is ranked on its lifetime loss (what it
 defers past the horizon counted), the horizon loss beside it.
+
+Under tail sampling (SPEC 13) the paths are weighted (:mod:`.weighted`): the mean differences
+and their standard errors are the weighted ones, and the ES difference's interval comes from
+sectioning instead of the bootstrap (``es_better_share``: the share of sections in which the
+policy's ES is the lower).
 """
 
 from __future__ import annotations

@@ -6,9 +6,9 @@ metrics.
   ``tests/test_distributed.py``);
 * the weights are the defensive mixture's likelihood ratio (a closed form) with mean 1;
 * plain and weighted estimates of one book agree within their intervals;
-* at equal paths, tail sampling lowers the variance of the ES 99.9% of the loss rate and of the
-  12-month shortfall probability over repeated seeds (small sizes: the benchmark
-  ``benchmarks/tail.py`` measures the default book);
+* at equal paths, tail sampling lowers the variance of the ES 99.9% of the loss rate over
+  repeated seeds (small sizes: the benchmark ``benchmarks/tail.py`` measures the default book;
+  the 12-month shortfall probability is not sharper, see the test);
 * the weighted VaR and ES intervals cover: measured on a cheap synthetic stand-in for the
   engine (a Vasicek loss of the same AR(1) factor path, exact VaR and ES known), since
   hundreds of engine runs are too slow for the suite.
@@ -165,10 +165,14 @@ def test_compare_under_tail_sampling_gives_weighted_paired_differences(small_boo
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::simulator.metrics.weighted.TailWeightWarning")
 def test_tail_sampling_lowers_the_variance_of_the_far_tail() -> None:
-    """ES 99.9% of the loss rate (target loss) and the 12-month shortfall probability (target
-    buffer, a treasury with a 40% buffer so that a shortfall is rare) over 6 seeds of 256
-    paths, 5,000 loans: variance lower by at least 3x (measured: see the README)."""
+    """ES 99.9% of the loss rate (target loss) over 6 seeds of 256 paths, 5,000 loans: the
+    variance across seeds at least 5x lower (measured 25x). The 12-month shortfall probability
+    (target buffer, a treasury with a 40% buffer so that a shortfall is rare, about 1%) is NOT
+    sharper: its event hangs on good months before a bad roll-over month, which a mean shift
+    of the factor cannot aim at (measured: variance 3x higher; README, Tail sampling). The
+    test holds what is true of it: the weighted estimate agrees with the plain one."""
     book = synthetic_portfolio(5_000, seed=3)
     treasury = BUFFER_TREASURY
     values: dict[str, list[float]] = {k: [] for k in ("es", "es_w", "sf", "sf_w")}
@@ -184,8 +188,9 @@ def test_tail_sampling_lowers_the_variance_of_the_far_tail() -> None:
         values["sf_w"].append(float(summarize(buffer, levels=(0.9,))["shortfall_within_12"]
                                     .squeeze()))  # fmt: skip
     var = {k: np.var(v, ddof=1) for k, v in values.items()}
-    assert var["es"] / var["es_w"] >= 3.0, var
-    assert var["sf"] / var["sf_w"] >= 3.0, var
+    assert var["es"] / var["es_w"] >= 5.0, var
+    gap = abs(np.mean(values["sf"]) - np.mean(values["sf_w"]))
+    assert gap <= 3 * np.sqrt((var["sf"] + var["sf_w"]) / len(values["sf"])), (values, var)
 
 
 def _vasicek_stand_in(

@@ -41,7 +41,7 @@ from scipy import stats
 from simulator.variables import LEVEL, PATH
 
 SECTIONS = 20
-WARN_SHARE = 0.1
+WARN_SHARE = 0.25
 """The largest weight's share of the tail's weight above which the summary warns."""
 TAIL_MEASURES = ("var", "var_low", "var_high", "es", "es_low", "es_high", "tail_ess",
                  "max_weight_share")  # fmt: skip

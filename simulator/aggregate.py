@@ -15,7 +15,13 @@ import pandas as pd
 import xarray as xr
 
 from simulator import variables as V
-from simulator.behaviour import KINDS, dpd90_ratio, payment_rates, relief_outcomes
+from simulator.behaviour import (
+    KINDS,
+    dpd90_ratio,
+    payment_rates,
+    relief_outcomes,
+    vintage_curve,
+)
 from simulator.engine.arrays import book_index
 from simulator.engine.layout import ACCOUNTS, BALANCE, FLOW, FLOWS, REDEFAULT_MONTHS
 from simulator.inputs.accounting import CATEGORIES, STAGES, ProvisionRules
@@ -49,6 +55,8 @@ RELIEF_VARIABLES = (
     "holiday_current_share",
 )  # fmt: skip
 """Per-path outcomes of relief (``behaviour``), not per month."""
+VINTAGE_VARIABLES = ("vintage_dpd30_balance", "vintage_dpd30")
+"""The new loans' vintage curve (``behaviour``), by months on book."""
 
 
 @dataclass
@@ -139,6 +147,7 @@ def build_dataset(
             V.CATEGORY: list(CATEGORIES),
             V.MONTHS_SINCE: list(REDEFAULT_MONTHS),
             V.KIND: list(KINDS),
+            V.MONTHS_ON_BOOK: np.arange(1, horizon),
             "scenario_weight": (
                 V.SCENARIO,
                 [np.nan if w is None else w for w in scenario_weights or [None] * len(scenarios)],
@@ -175,6 +184,7 @@ def run_values(
         values[name] = value[:, :, None]
     values["dpd90_ratio"] = dpd90_ratio(values["balance"])[:, :, None]
     values.update(relief_outcomes(by_path, run.holiday_months))
+    values.update(vintage_curve(by_path))
     if provisions is not None:
         by_path["funding_interest"] = cash.funding_interest
         values.update(_books(run, by_path, treasury, provisions, opening_principal_fen))
@@ -283,7 +293,7 @@ def _variables(
 
     put("min_buffer", stack("min_buffer", reduce_segments=False))
     put("survival_months", stack("survival_months", reduce_segments=False))
-    for name in RELIEF_VARIABLES:
+    for name in (*RELIEF_VARIABLES, *VINTAGE_VARIABLES):
         put(name, stack(name, reduce_segments=False))
     opening_by_segment = np.broadcast_to(
         segment_opening_fen, (len(scenarios), len(policies), len(segments))

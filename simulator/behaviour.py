@@ -10,7 +10,11 @@
   share charged off m = 3, 6 and 12 months after, with its numerator ``redefault_loans`` and
   denominator ``restructured_observed``;
 * ``holiday_current_share`` (path): of the loans whose holiday ended at least three months
-  before the horizon's end, the share current three months after it.
+  before the horizon's end, the share current three months after it;
+* ``vintage_dpd30`` (path, months_on_book): the vintage curve of the horizon's new loans: at m
+  months on book, their principal 31-180 DPD (``vintage_dpd30_balance``) over the principal
+  originated in the months that have reached m by the horizon (the cohorts of months
+  1..H - m), a charged-off loan counted in the denominator only.
 
 Rates are NaN where there is nothing to count (no re-instalment, no Day-1 miss, no loan on
 the book).
@@ -76,3 +80,13 @@ def relief_outcomes(by_path: dict[str, np.ndarray], holiday_months: int) -> dict
         "holiday_observed": started,
         "holiday_current_share": _ratio(by_path["holiday_current_3"].sum(axis=1), started),
     }
+
+
+def vintage_curve(by_path: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The vintage curve (P, H - 1) of the new loans, months on book 1..H - 1, and its 31+ DPD
+    balance in fen (the kernels keep months on book m in row m - 1 of the month axis)."""
+    balance = by_path["vintage_dpd30_balance"][:, :-1]  # m = H is never reached
+    originated = by_path["originated_principal"]
+    # a loan originated in month index o is seen at m months on book if o + m <= H - 1
+    reached = np.cumsum(originated, axis=1)[:, ::-1][:, 1:]  # cohorts o <= H - 1 - m
+    return {"vintage_dpd30_balance": balance, "vintage_dpd30": _ratio(balance, reached)}

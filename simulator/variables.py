@@ -12,7 +12,7 @@ SCENARIO, POLICY, PATH, MONTH, SEGMENT, STATE, LEVEL = (
     "scenario", "policy", "path", "month", "segment", "state", "level",
 )  # fmt: skip
 TIER, STAGE, FROM_STAGE, TO_STAGE, CATEGORY = "tier", "stage", "from_stage", "to_stage", "category"
-MONTHS_SINCE, KIND = "months_since_restructuring", "kind"
+MONTHS_SINCE, KIND, MONTHS_ON_BOOK = "months_since_restructuring", "kind", "months_on_book"
 RUN = (SCENARIO, POLICY)
 PATH_MONTH = (*RUN, PATH, MONTH)
 
@@ -355,6 +355,23 @@ for _name, (_long, _doc) in {
     ),
 }.items():
     _register(_name, PATH_MONTH, "1", _long, _doc)
+_register(
+    "vintage_dpd30_balance",
+    (*RUN, PATH, MONTHS_ON_BOOK),
+    "CNY",
+    "new loans' principal 31+ DPD by months on book",
+    "Principal 31-180 DPD of the loans originated within the horizon, at the end of their m-th "
+    "month on book (the vintage curve's numerator).",
+)
+_register(
+    "vintage_dpd30",
+    (*RUN, PATH, MONTHS_ON_BOOK),
+    "1",
+    "vintage 30+ DPD rate",
+    "vintage_dpd30_balance over the principal originated in the months 1..H - m, which have "
+    "reached m months on book by the horizon (NaN without new lending): the vintage curve "
+    "lenders draw, all cohorts of the horizon pooled.",
+)
 _register(
     "restructured_observed",
     (*RUN, PATH, MONTHS_SINCE),

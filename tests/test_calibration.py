@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -151,6 +152,39 @@ def _covered(lower: float, value: float, upper: float) -> bool:
     return bool(lower <= value <= upper)
 
 
+def _true_model() -> Model:
+    """One segment, unemployment beta 0.5, the current row missing 1.5% a month (below)."""
+    model = _one_segment({"unemployment_rate": BETA})
+    normal = model.segments[0].normal.copy()
+    normal[0, :2] = (0.985, 0.015)
+    return replace(model, segments=(replace(model.segments[0], normal=normal),))
+
+
+def _count_hits(cal: Any, model: Model, hits: dict[str, list[bool]]) -> None:
+    """Whether each 95% interval of a calibration ``cal`` holds ``model``'s true value."""
+    seg, got = model.segments[0], cal.segments[0]
+    for rows, true in ((got.normal, seg.normal), (got.restructured, seg.restructured)):
+        for s, row in enumerate(rows):
+            if row.source == "fitted":
+                reach = np.flatnonzero(true[s] > 0)
+                hits["rows"] += [_covered(row.lower[d], true[s, d], row.upper[d]) for d in reach]
+    for tier, truth in zip(cal.tiers, model.tiers, strict=True):
+        if tier.source == "fitted":
+            hits["delta"].append(_covered(tier.delta.lower, truth.delta, tier.delta.upper))
+    assert got.rho is not None and got.systematic is not None and got.prepayment is not None
+    hits["rho"].append(_covered(got.rho.lower, seg.rho, got.rho.upper))
+    b = got.systematic.beta["unemployment_rate"]
+    hits["beta"].append(_covered(b.lower, BETA, b.upper))
+    hits["prepayment"].append(_covered(got.prepayment.lower, seg.prepayment, got.prepayment.upper))
+    rec, truth_rec = cal.recovery, model.recovery
+    assert rec is not None
+    hits["recovery"] += [
+        _covered(rec.hazard.lower, truth_rec.monthly_hazard, rec.hazard.upper),
+        _covered(rec.alpha.lower, truth_rec.fraction_alpha, rec.alpha.upper),
+        _covered(rec.beta.lower, truth_rec.fraction_beta, rec.beta.upper),
+    ]
+
+
 @pytest.mark.slow
 def test_intervals_cover_the_true_parameters(tmp_path: Path) -> None:
     """Repeated panels from a model with known rows, tier offsets, rho, beta, prepayment and
@@ -164,11 +198,7 @@ def test_intervals_cover_the_true_parameters(tmp_path: Path) -> None:
     fitted to Qifu's Day-1 delinquency (0.4%): at 0.4% a panel of 2,000 loans has months without
     a miss, where the Vasicek moment estimator below is undefined (NaN).
     """
-    model = _one_segment({"unemployment_rate": BETA})
-    normal = model.segments[0].normal.copy()
-    normal[0, :2] = (0.985, 0.015)
-    model = replace(model, segments=(replace(model.segments[0], normal=normal),))
-    seg = model.segments[0]
+    model = _true_model()
     history = load_macro(HISTORY, model)
     macro, start = _macro(model, 48)
     hits: dict[str, list[bool]] = {
@@ -180,31 +210,8 @@ def test_intervals_cover_the_true_parameters(tmp_path: Path) -> None:
             model, tmp_path, loans=2000, months=48, seed=1000 + r, phi=0.5, macro=macro, start=start
         )
         cal = fit(panel, model, history, reference=panel.first_month)
+        _count_hits(cal, model, hits)
         got = cal.segments[0]
-        for rows, true in ((got.normal, seg.normal), (got.restructured, seg.restructured)):
-            for s, row in enumerate(rows):
-                if row.source == "fitted":
-                    reach = np.flatnonzero(true[s] > 0)
-                    hits["rows"] += [
-                        _covered(row.lower[d], true[s, d], row.upper[d]) for d in reach
-                    ]
-        for tier, truth in zip(cal.tiers, model.tiers, strict=True):
-            if tier.source == "fitted":
-                hits["delta"].append(_covered(tier.delta.lower, truth.delta, tier.delta.upper))
-        assert got.rho is not None and got.systematic is not None and got.prepayment is not None
-        hits["rho"].append(_covered(got.rho.lower, seg.rho, got.rho.upper))
-        b = got.systematic.beta["unemployment_rate"]
-        hits["beta"].append(_covered(b.lower, BETA, b.upper))
-        hits["prepayment"].append(
-            _covered(got.prepayment.lower, seg.prepayment, got.prepayment.upper)
-        )
-        rec, truth_rec = cal.recovery, model.recovery
-        assert rec is not None
-        hits["recovery"] += [
-            _covered(rec.hazard.lower, truth_rec.monthly_hazard, rec.hazard.upper),
-            _covered(rec.alpha.lower, truth_rec.fraction_alpha, rec.alpha.upper),
-            _covered(rec.beta.lower, truth_rec.fraction_beta, rec.beta.upper),
-        ]
         estimates.append((got.rho.value, got.vasicek_rho))
     coverage = {k: float(np.mean(v)) for k, v in hits.items()}
     print("coverage", coverage, {k: len(v) for k, v in hits.items()})
@@ -216,6 +223,53 @@ def test_intervals_cover_the_true_parameters(tmp_path: Path) -> None:
     rho, vasicek = np.array(estimates, dtype=float).T
     difference = rho - vasicek
     assert abs(difference.mean()) < 3 * difference.std(ddof=1) / np.sqrt(len(difference)) + 0.01
+
+
+ENGINE_PANELS = 40
+
+
+@pytest.mark.slow
+def test_engine_panels_recover_the_true_parameters(tmp_path: Path) -> None:
+    """The same check on panels the engine writes (``run --panel-out``): the true model above
+    runs 48 months on a 2,000-loan synthetic book without restructured loans (their relief
+    memory is not in the calibrated rows), on the unemployment history replayed (phi 0.5),
+    with the default treasury's replacement lending keeping the book's size; each of the run's
+    40 paths is one panel. Measured (seed 7): rows 97%, tier offsets 96%, rho 90%, beta 95%,
+    prepayment 92%, recoveries 96%; on other draws 85-90% for beta and prepayment, and on 100
+    panels the README's figures. With 40
+    panels a family's coverage has a binomial error of about 4 points at 90%: each must be at
+    least 80%, and the rows and tier offsets (hundreds of intervals) at least 90%."""
+    import pyarrow.compute as pc
+
+    from simulator import simulate
+    from simulator.inputs.synthetic import synthetic_portfolio
+
+    model = _true_model()
+    scenario = tmp_path / "history.toml"
+    scenario.write_text(
+        'description = "unemployment replayed"\nhorizon = 48\n[factor]\nphi = 0.5\n'
+        f'sigma = 1.0\n[history]\nfile = "{HISTORY.resolve().as_posix()}"\n',
+        encoding="utf-8",
+    )
+    book = synthetic_portfolio(2000, seed=1, model=model)
+    book = replace(book, restructured=np.zeros_like(book.restructured))
+    out = tmp_path / "panel.parquet"
+    simulate(book, [scenario], ["standard"], model=model, paths=ENGINE_PANELS, horizon=48,
+             seed=7, panel_out=out, panel_paths=ENGINE_PANELS)  # fmt: skip
+    table, history = pq.read_table(out), load_macro(HISTORY, model)
+    hits: dict[str, list[bool]] = {
+        k: [] for k in ("rows", "delta", "rho", "beta", "prepayment", "recovery")
+    }
+    for k in range(ENGINE_PANELS):
+        one = tmp_path / "one.parquet"
+        pq.write_table(table.filter(pc.equal(table["path"], k)).drop(["path"]), one)
+        panel = load_panel(one, model)
+        _count_hits(fit(panel, model, history, reference=panel.first_month), model, hits)
+    coverage = {k: float(np.mean(v)) for k, v in hits.items()}
+    print("coverage", coverage, {k: len(v) for k, v in hits.items()})
+    assert len(hits["rows"]) > ENGINE_PANELS * 20
+    for family, share in coverage.items():
+        assert share >= (0.90 if family in ("rows", "delta") else 0.80), (family, coverage)
 
 
 # --- end to end ------------------------------------------------------------------------------

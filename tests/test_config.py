@@ -550,7 +550,8 @@ def test_quarterly_history_is_resampled_to_months(tmp_path):
         "2007Q4,5.9,7.5\n"
     )
     scenario = load_scenario(write_history(tmp_path, csv))
-    assert scenario.start == dt.date(2007, 1, 1)  # first quarter's first month
+    # the first quarter's first month is month 0: month 1, the scenario's start, is the next
+    assert scenario.start == dt.date(2007, 2, 1)
     # quarters sit at months 0, 3, 6, 9; months between are linear
     unemployment = scenario.macro_path("unemployment_rate", 12)
     expected = [5.0, 5.2, 5.4, 5.6, 5.8, 6.0, 6.2, 6.1, 6.0, 5.9, 5.9, 5.9, 5.9]
@@ -563,8 +564,11 @@ def test_quarterly_history_is_resampled_to_months(tmp_path):
 def test_monthly_history(tmp_path):
     csv = "date,unemployment_rate\n2020-01,5.0\n2020-02-01,6.0\n2020-03,8.0\n"
     scenario = load_scenario(write_history(tmp_path, csv))
-    assert scenario.start == dt.date(2020, 1, 1)
+    assert scenario.start == dt.date(2020, 2, 1)  # month 1: the month after the first row's
     np.testing.assert_allclose(scenario.macro_path("unemployment_rate", 4), [5, 6, 8, 8, 8])
+    # a December first row: month 1 is the next January
+    december = load_scenario(write_history(tmp_path, "date,unemployment_rate\n2019-12,5\n"))
+    assert december.start == dt.date(2020, 1, 1)
 
 
 def test_history_start_can_be_overridden(tmp_path):

@@ -59,6 +59,44 @@ def test_summarize_reports_the_published_kpis(small_run) -> None:
     np.testing.assert_allclose(sm.kpi_collection_rate_30d.values, collected.mean("path").values)
 
 
+def test_the_vintage_curve_is_the_new_loans_31_plus_balance_over_the_cohorts_reaching_it(
+    small_run,
+) -> None:
+    ds, sm = small_run, summarize(small_run)
+    horizon = ds.sizes["month"]
+    assert list(ds.months_on_book.values) == list(range(1, horizon))
+    # a loan's first month end finds it current or 1-30 DPD: nothing 31+ at one month on book
+    assert float(abs(ds.vintage_dpd30_balance.sel(months_on_book=1)).max()) == 0.0
+    originated = ds.originated_principal.values
+    for m in range(1, horizon):
+        reached = originated[..., : horizon - m].sum(axis=-1)  # cohorts of months 1..H - m
+        np.testing.assert_allclose(
+            ds.vintage_dpd30.sel(months_on_book=m).values,
+            ds.vintage_dpd30_balance.sel(months_on_book=m).values / reached,
+            rtol=1e-12,
+        )
+    assert float(ds.vintage_dpd30_balance.sum()) > 0
+    at_6 = sm.kpi_vintage_dpd30.sel(months_on_book=6)
+    assert float(at_6.sel(scenario="severe").mean()) > float(at_6.sel(scenario="baseline").mean())
+    np.testing.assert_allclose(sm.kpi_vintage_dpd30.values, ds.vintage_dpd30.mean("path").values)
+
+
+@pytest.mark.parametrize("engine", ["numba", "numpy"])
+def test_the_vintage_curve_is_empty_without_new_lending_and_the_engines_agree(engine) -> None:
+    def run(treasury: str, engine: str):
+        return simulate(600, ["adverse"], ["standard"], paths=2, horizon=8, seed=3,
+                        treasury=treasury, engine=engine)  # fmt: skip
+
+    run_off = run("run-off", engine)
+    assert bool(run_off.vintage_dpd30.isnull().all())
+    assert float(abs(run_off.vintage_dpd30_balance).max()) == 0.0
+    other = "numba" if engine == "numpy" else "numpy"
+    np.testing.assert_array_equal(
+        run("default", engine).vintage_dpd30_balance.values,
+        run("default", other).vintage_dpd30_balance.values,
+    )
+
+
 BANDS = {
     "day1_delinquency_rate": (0.048, 0.068),
     "collection_rate_30d": (0.857, 0.881),

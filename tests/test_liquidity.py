@@ -104,3 +104,18 @@ def test_dataset_buffer_is_the_cumulative_net_cash_flow(engine: str) -> None:
                + ds.operating_cost + ds.funding_interest + ds.funding_repaid)  # fmt: skip
     np.testing.assert_allclose(ds.net_cash_flow, inflow - outflow, rtol=0, atol=1e-6)
     assert np.array_equal(ds.min_buffer, ds.liquidity_buffer.min("month"))
+
+
+def test_default_treasury_keeps_its_funding_while_it_keeps_its_book() -> None:
+    # The default treasury replaces the book's run-off, so in ordinary months (Z >= -1) every
+    # maturing tranche rolls over in full; lenders pull back only in bad months.
+    from simulator.inputs.files import resolve
+    from simulator.liquidity import response
+
+    shipped = load_treasury(resolve("treasury", "default"))
+    assert shipped.lending_mode == "replace"
+    z = np.array([1.0, 0.0, -1.0, -2.0])
+    for tranche in shipped.tranches:
+        rolled = response(tranche.rollover, z)
+        assert np.allclose(rolled[:3], 1.0, rtol=0.0, atol=1e-12), tranche.name
+        assert rolled[3] < 1.0, tranche.name

@@ -47,6 +47,83 @@ def test_interval_coverage_over_repeated_seeds(level: float) -> None:
     assert es_hits / reps >= coverage_floor(0.95, reps)
 
 
+PD, RHO = 0.05, 0.12  # a one-factor (Vasicek) book: the loss-rate law of a large credit book
+
+
+def vasicek_losses(rng: np.random.Generator, n: int, pd: float = PD) -> np.ndarray:
+    z = rng.standard_normal(n)
+    return stats.norm.cdf((stats.norm.ppf(pd) - math.sqrt(RHO) * z) / math.sqrt(1 - RHO))
+
+
+def vasicek_tail(level: float, pd: float = PD) -> tuple[float, float]:
+    """VaR and ES of the Vasicek loss rate in closed form (ES by quadrature of the quantile)."""
+    from scipy import integrate
+
+    def quantile(u: float) -> float:
+        return float(
+            stats.norm.cdf((stats.norm.ppf(pd) + math.sqrt(RHO) * stats.norm.ppf(u))
+                           / math.sqrt(1 - RHO))
+        )  # fmt: skip
+
+    es = integrate.quad(quantile, level, 1, limit=200)[0] / (1 - level)
+    return quantile(level), es
+
+
+@pytest.mark.parametrize(("paths", "level"), [(1_000, 0.99), (5_000, 0.999)])
+def test_var_and_es_intervals_cover_at_least_93_percent_with_few_tail_paths(
+    paths: int, level: float
+) -> None:
+    """Issue #13: the 95% intervals of VaR and ES, measured over 2,000 seeds on Vasicek losses
+    with 10 and 5 paths beyond the VaR, hold the truth at least 93% of the time (the coverage's
+    own Monte Carlo error is 0.5 points). Measured: VaR 97.4% and 98.3%, ES 94.2% and 94.5%
+    (the earlier symmetric normal ES interval: about 86% and 80%)."""
+    true_var, true_es = vasicek_tail(level)
+    reps = 2_000
+    rng = np.random.default_rng(2026)
+    var_hits = es_hits = 0
+    for _ in range(reps):
+        _, var_low, var_high, _, es_low, es_high = tail_estimates(vasicek_losses(rng, paths), level)
+        var_hits += var_low <= true_var <= var_high
+        es_hits += es_low <= true_es <= es_high
+    print(f"coverage at {level}: VaR {var_hits / reps:.3f}, ES {es_hits / reps:.3f}")
+    assert var_hits / reps >= 0.93
+    assert es_hits / reps >= 0.93
+
+
+def test_the_paired_es_difference_interval_covers_at_least_93_percent() -> None:
+    """Two policies on the same paths (the same factor; the second with a lower PD and its
+    borrowers' own noise, 3% of its loss): the paired interval of ES 99% (policy - baseline),
+    1,000 paths, over 300 seeds, holds the true difference at least 93% of the time (measured
+    98.0%, 96% on other seeds; the coverage's Monte Carlo error is about 1 point; the bootstrap
+    percentile interval it replaced: 90%)."""
+    from simulator.metrics.tails import paired_es
+
+    level, paths, reps = 0.99, 1_000, 300
+    rng = np.random.default_rng(7)
+
+    def pair(n: int) -> tuple[np.ndarray, np.ndarray]:
+        z, noise = rng.standard_normal(n), rng.standard_normal(n)
+        base = stats.norm.cdf((stats.norm.ppf(PD) - math.sqrt(RHO) * z) / math.sqrt(1 - RHO))
+        lower = stats.norm.cdf((stats.norm.ppf(0.045) - math.sqrt(RHO) * z) / math.sqrt(1 - RHO))
+        return lower * (1 + 0.03 * noise), base
+
+    def es(x: np.ndarray) -> float:
+        ordered = np.sort(x)
+        return float(ordered[int(np.ceil(level * len(x))) - 1 :].mean())
+
+    policy, base = pair(4_000_000)
+    truth = es(policy) - es(base)  # the 4,000 tail paths of 4 million: error 1e-4 of it
+    hits = 0
+    for seed in range(reps):
+        policy, base = pair(paths)
+        loss = xr.DataArray(np.stack([policy, base]), dims=("policy", "path"),
+                            coords={"policy": ["policy", "baseline"]})  # fmt: skip
+        _, low, high, _ = paired_es(loss, "baseline", level, 0.95, resamples=500, seed=seed)
+        hits += float(low.sel(policy="policy")) <= truth <= float(high.sel(policy="policy"))
+    print(f"paired ES coverage {hits / reps:.3f}")
+    assert hits / reps >= 0.93
+
+
 @pytest.fixture(scope="module")
 def default_book_run() -> xr.Dataset:
     """The default book (100,000 synthetic loans) under adverse: standard, a close policy

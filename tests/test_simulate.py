@@ -70,6 +70,7 @@ def test_dataset_has_the_registered_variables_dims_and_provenance(book) -> None:
         "category": 5,
         "months_since_restructuring": 3,
         "kind": 2,
+        "months_on_book": 23,
     }
     assert (
         str(ds.date.values[0])[:10] == "2027-01-01" and str(ds.date.values[12])[:10] == "2028-01-01"

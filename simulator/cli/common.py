@@ -201,8 +201,10 @@ def simulate_from_options(
     seed: int, out: Path | None, threads: int | None, engine: str, workers: int | None,
     scheduler: str | None, block_paths: int | None, resume: bool, quiet: bool,
     tail: str | None = None,
+    panel_out: Path | None = None, panel_paths: int = 4,
 ) -> xr.Dataset:  # fmt: skip
-    """Run ``simulate`` as the options say, with a progress bar, and write ``--out``."""
+    """Run ``simulate`` as the options say, with a progress bar, and write ``--out`` (and
+    ``--panel-out``)."""
     from simulator.inputs.portfolio import Portfolio, load_portfolio
     from simulator.run import BLOCK_PATHS, DEFAULT_SCENARIOS, simulate
 
@@ -214,6 +216,8 @@ def simulate_from_options(
         raise click.UsageError("use either --workers or --scheduler, not both")
     if out is not None and out.suffix != ".nc":
         raise InputError(out, "expected an output path ending in .nc (NetCDF)")
+    if panel_out is not None and panel_out.suffix != ".parquet":
+        raise InputError(panel_out, "expected a panel output path ending in .parquet")
     if resume and out is None:
         raise click.UsageError("--resume needs --out: finished blocks are kept beside the output")
     run_dir = None if out is None else out.with_name(out.name + ".blocks")
@@ -238,6 +242,7 @@ def simulate_from_options(
                 model=model, treasury=treasury, paths=paths, horizon=horizon, seed=seed,
                 engine=engine, threads=threads, block_paths=block_paths or BLOCK_PATHS,
                 progress=progress, client=client, run_dir=run_dir, resume=resume, tail=tail,
+                panel_out=panel_out, panel_paths=panel_paths,
             )  # fmt: skip
         except (Exception, KeyboardInterrupt) as err:
             saved = [] if run_dir is None or not run_dir.is_dir() else list(run_dir.glob("*.npz"))

@@ -66,7 +66,7 @@ def compare(as_json: bool, policies: tuple[str, ...], baseline: str | None, **op
     loss, the policy's costs (collection, legal, mediation, waived interest) and its interest
     income (its fall is the interest it forgoes), the net income over the horizon, the
     capital ratio at the horizon and the minimum liquidity buffer; --json adds the 99% ES of
-    the loss rate (paired bootstrap), the serious delinquencies and the credit loss expense. A
+    the loss rate (paired interval), the serious delinquencies and the credit loss expense. A
     second table shows each policy's mechanisms at work: offers made and taken up, approvals,
     the misses its grace days covered, the Day-1 delinquency and 30-day collection rates, the
     6-month re-default of re-instalmented loans, holiday loans current three months after,
@@ -200,7 +200,7 @@ def _print_comparison(rows: list[dict[str, Any]], baseline: str, options: dict[s
         "Horizon loss: charged off (net) within the horizon. Costs: collection, legal, "
         "mediation and waived interest. Interest: interest income (its fall is interest "
         "forgone). Net income: after-tax profit over the horizon, credit loss expense "
-        "included. Capital ratio: at the horizon. --json adds the ES 99% (paired bootstrap), "
+        "included. Capital ratio: at the horizon. --json adds the ES 99% (paired interval), "
         "both ends of every interval, the serious delinquencies, the credit loss expense and "
         "the variance reduction of pairing."
     )

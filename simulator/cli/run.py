@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -15,6 +16,20 @@ if TYPE_CHECKING:
 
 @click.command()
 @run_options(policy_help="Post-loan policy (repeatable). Default: standard.")
+@click.option(
+    "--panel-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the loan-month histories of the first --panel-paths paths of the first "
+    "scenario and policy to this Parquet file, in the panel format calibrate and backtest read.",
+)
+@click.option(
+    "--panel-paths",
+    default=4,
+    show_default=True,
+    type=click.IntRange(min=1),
+    metavar="K",
+    help="Paths written by --panel-out (each path its own history, in the path column).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @debug_option
 def run(as_json: bool, policies: tuple[str, ...], **options: Any) -> None:
@@ -39,7 +54,10 @@ def run(as_json: bool, policies: tuple[str, ...], **options: Any) -> None:
     With --out, each finished block of paths is saved in OUT.blocks/ beside the output and the
     directory is removed once OUT is written: after an interruption, the same command with
     --resume computes only the missing blocks. With --workers or --scheduler the blocks run as
-    tasks on a Dask cluster, with the same results bit for bit.
+    tasks on a Dask cluster, with the same results bit for bit. With --panel-out, the first
+    --panel-paths paths of the first scenario and policy are simulated again with their
+    loan-months traced (the same draws: the same paths) and written as a panel (SPEC 12): one
+    row per loan and month on book, the opening book as month 0.
     """
     options["quiet"] = options["quiet"] or as_json
     ds = simulate_from_options(policies=list(policies) or ["standard"], **options)

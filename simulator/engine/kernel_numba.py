@@ -104,8 +104,10 @@ from simulator.engine.layout import (
     STAGE_BALANCE,
     STAGE_TRANSFERS,
     TIER_NET_CREDIT_LOSS,
+    VINTAGE_DPD30,
     WAIVED_INTEREST,
 )
+from simulator.engine.trace import RESTRUCTURED_SHIFT, no_trace
 from simulator.provisions.tables import (
     CATEGORY_AT,
     E_AT,
@@ -241,6 +243,28 @@ def settle(flows, stocks, ledger, t, segment, tier, principal, accrued, levers):
     flows[t, segment, MEDIATION_FEE] += np.int64(np.rint(cash * levers.mediation_fee))
     flows[t, segment, SETTLEMENTS] += 1
     stocks[t, segment, SETTLED, ACCOUNTS] += 1
+    return cash
+
+
+@inline_jit
+def record(trace, b, loan, t, state, restructurings, principal, paid, recovery):
+    """A loan-month of the panel (``engine.trace``) when path ``b`` is traced: its state and
+    restructurings packed in one word, its principal, what it paid and what was recovered."""
+    if b < trace.shape[0]:
+        row = trace[b, loan, t]
+        row[0] = state + 1 + (restructurings << RESTRUCTURED_SHIFT)
+        row[1] = principal
+        row[2] = paid
+        row[3] = recovery
+
+
+@inline_jit
+def record_schedule(trace, b, loan, t, term, instalment):
+    """The schedule of a loan on the book at the month end, on its trace row (``term + 1``)."""
+    if b < trace.shape[0]:
+        row = trace[b, loan, t]
+        row[4] = term + 1
+        row[5] = instalment
 
 
 @inline_jit
@@ -344,6 +368,7 @@ def _run_block(
     days_to_pay,
     relief_memory,
     opening_relief,
+    trace,
 ):
     """The loan loop of SPEC 4: every loan of a chunk on every path of the block, month by
     month, in local variables (no per-loan history is stored; a closed loan stops costing
@@ -377,6 +402,8 @@ def _run_block(
                     if rank[loan] >= originations[b, t0]:
                         continue
                     flows[t0, segment, ORIGINATED_PRINCIPAL] += principal
+                    record(trace, b, loan, t0, CURRENT, restructurings, principal, 0, 0)
+                    record_schedule(trace, b, loan, t0, term, instalment)
                     stocks[t0, segment, CURRENT, BALANCE] += principal
                     stocks[t0, segment, CURRENT, ACCOUNTS] += 1
                     if rules[ENABLED]:
@@ -426,6 +453,7 @@ def _run_block(
                                     loan, path, (t << 4) | PURPOSE_LEGAL, stream, key0, key1
                                 )
                                 flows[t, segment, LEGAL_JUDGEMENTS] += 1
+                                won = np.int64(0)
                                 if np.int64(judgement[1]) < levers.legal_success:
                                     flows[t, segment, LEGAL_WINS] += 1
                                     won = np.int64(
@@ -433,7 +461,11 @@ def _run_block(
                                     )
                                     flows[t, segment, RECOVERIES] += won
                                     ledger[t, segment, tier, TIER_NET_CREDIT_LOSS] -= won
+                                record(trace, b, loan, t, CHARGED_OFF, restructurings,
+                                       chargeoff_balance, 0, won)  # fmt: skip
                                 break
+                            record(trace, b, loan, t, CHARGED_OFF, restructurings,
+                                   chargeoff_balance, 0, 0)  # fmt: skip
                             continue
                         if months_charged_off >= recovery_window:
                             break
@@ -448,7 +480,11 @@ def _run_block(
                             flows[t, segment, RECOVERIES] += gross - fee
                             flows[t, segment, RECOVERY_FEES] += fee
                             ledger[t, segment, tier, TIER_NET_CREDIT_LOSS] -= gross - fee
+                            record(trace, b, loan, t, CHARGED_OFF, restructurings,
+                                   chargeoff_balance, 0, gross)  # fmt: skip
                             break
+                        record(trace, b, loan, t, CHARGED_OFF, restructurings,
+                               chargeoff_balance, 0, 0)  # fmt: skip
                         continue
 
                     since += 1  # months since the last restructuring, at the end of this month
@@ -463,8 +499,9 @@ def _run_block(
                             if state >= levers.settle_min_state:
                                 flows[t, segment, SETTLEMENT_OFFERS] += 1
                                 if np.int64(p0) < levers.settle_accept:
-                                    settle(flows, stocks, ledger, t, segment, tier, principal,
-                                           accrued, levers)  # fmt: skip
+                                    cash = settle(flows, stocks, ledger, t, segment, tier,
+                                                  principal, accrued, levers)  # fmt: skip
+                                    record(trace, b, loan, t, SETTLED, restructurings, 0, cash, 0)
                                     break
                             offered = (
                                 levers.reinstal_eligible[state]
@@ -536,6 +573,8 @@ def _run_block(
                         flows[t, segment, CAPITALISED_INTEREST] += interest
                         stocks[t, segment, state, BALANCE] += principal
                         stocks[t, segment, state, ACCOUNTS] += 1
+                        record(trace, b, loan, t, state, restructurings, principal, 0, 0)
+                        record_schedule(trace, b, loan, t, term, instalment)
                         if rules[ENABLED]:
                             stage = book_provisions(
                                 lifetime,
@@ -580,10 +619,13 @@ def _run_block(
                         flows[t, segment, PREPAID_PRINCIPAL] += principal
                         flows[t, segment, COLLECTED_INTEREST] += accrued
                         stocks[t, segment, PAID_OFF, ACCOUNTS] += 1
+                        record(trace, b, loan, t, PAID_OFF, restructurings, 0,
+                               principal + accrued, 0)  # fmt: skip
                         break
 
                     row = transition[t, segment, tier, matrix, state]
                     paid = 0  # instalments paid this month
+                    cash = np.int64(0)  # what they came to
                     if state == CURRENT:
                         miss = row[MISS]
                         factor = affordability if matrix == 1 else 1.0
@@ -633,10 +675,12 @@ def _run_block(
                         accrued -= interest_part
                         penalty = min(penalty, accrued)  # penalty interest is paid last
                         principal -= principal_part
+                        cash = interest_part + principal_part
                         flows[t, segment, COLLECTED_INTEREST] += interest_part
                         flows[t, segment, COLLECTED_PRINCIPAL] += principal_part
                         if principal == 0 and accrued == 0:
                             stocks[t, segment, PAID_OFF, ACCOUNTS] += 1
+                            record(trace, b, loan, t, PAID_OFF, restructurings, 0, cash, 0)
                             break
 
                     if state == CHARGED_OFF:  # past 180 DPD: written off, into recovery
@@ -647,6 +691,8 @@ def _run_block(
                             charged_off_after_relief(flows, t, segment, since, horizon)
                         stocks[t, segment, CHARGED_OFF, ACCOUNTS] += 1
                         chargeoff_balance = principal + accrued
+                        record(trace, b, loan, t, CHARGED_OFF, restructurings, chargeoff_balance,
+                               cash, 0)  # fmt: skip
                         principal = np.int64(0)
                         accrued = np.int64(0)
                         if levers.legal_share > 0 and chargeoff_balance >= levers.legal_min_balance:
@@ -665,6 +711,10 @@ def _run_block(
                         flows[t, segment, NEW_SERIOUS_DELINQUENCIES] += 1
                     stocks[t, segment, state, BALANCE] += principal
                     stocks[t, segment, state, ACCOUNTS] += 1
+                    record(trace, b, loan, t, state, restructurings, principal, cash, 0)
+                    record_schedule(trace, b, loan, t, term, instalment)
+                    if t0 >= 0 and state > M1:  # a new loan 31+ DPD: its vintage curve
+                        flows[t - t0 - 1, segment, VINTAGE_DPD30] += principal
                     if relief != RELIEF_NONE:
                         after_relief(flows, t, segment, relief, since, state)
                     if rules[ENABLED]:
@@ -719,6 +769,7 @@ def run_block(
     flows: np.ndarray,
     stocks: np.ndarray,
     ledger: np.ndarray | None = None,
+    trace: np.ndarray | None = None,
 ) -> None:
     """Add one block of paths into ``flows`` (C, B, H, G, F), ``stocks`` (C, B, H, G, S, 2) and
     ``ledger`` (C, B, H, G, T, L; provisions, when ``tables.provisions`` is enabled).
@@ -750,4 +801,5 @@ def run_block(
         tables.factor_position.lower, tables.factor_position.weight,
         book.opening_stage, book.opening_since, ledger, order,
         tables.quick, tables.days_to_pay, tables.relief_memory, book.opening_relief,
+        no_trace() if trace is None else trace,
     )  # fmt: skip

@@ -121,7 +121,18 @@ from simulator.engine.layout import (
     STAGE_BALANCE,
     STAGE_TRANSFERS,
     TIER_NET_CREDIT_LOSS,
+    VINTAGE_DPD30,
     WAIVED_INTEREST,
+)
+from simulator.engine.trace import (
+    INSTALMENT,
+    PAID,
+    PRINCIPAL,
+    RECOVERY,
+    STATE,
+    TERM,
+    no_trace,
+    pack_state,
 )
 from simulator.rng import philox4x32_10_numpy
 from simulator.states import CHARGED_OFF, CURRENT, M1, M6, PAID_OFF, SETTLED
@@ -252,6 +263,42 @@ def charged_off_after_relief(flows: np.ndarray, t: int, segment: np.ndarray, mas
         np.add.at(flows[:, :, REDEFAULT_CO + k], cells, 1)
 
 
+def record(trace: np.ndarray, b: int, t: int, mask: np.ndarray, state: np.ndarray | int,
+           restructurings: np.ndarray, principal: np.ndarray | int, paid: np.ndarray | int,
+           recovery: np.ndarray | int = 0) -> None:  # fmt: skip
+    """The loan-months of ``mask`` in the panel trace (``engine.trace``) when path ``b`` is
+    traced: state and restructurings packed, principal, what was paid and recovered (fen)."""
+    if b >= trace.shape[0] or not mask.any():
+        return
+
+    def at(value: np.ndarray | int) -> np.ndarray | int:
+        return value[mask] if isinstance(value, np.ndarray) else value
+
+    rows = trace[b, :, t]  # (N, N_TRACE)
+    rows[mask, STATE] = pack_state(at(state), restructurings[mask])
+    rows[mask, PRINCIPAL] = at(principal)
+    rows[mask, PAID] = at(paid)
+    rows[mask, RECOVERY] = at(recovery)
+
+
+def record_schedule(trace: np.ndarray, b: int, t: int, mask: np.ndarray, term: np.ndarray,
+                    instalment: np.ndarray) -> None:  # fmt: skip
+    """The schedule of the loans of ``mask``, on the book at the month end, on their trace
+    rows: instalments still to fall due plus 1, and the instalment (fen)."""
+    if b < trace.shape[0] and mask.any():
+        trace[b, mask, t, TERM] = term[mask] + 1
+        trace[b, mask, t, INSTALMENT] = instalment[mask]
+
+
+def vintage_curve(flows: np.ndarray, t: int, segment: np.ndarray, mask: np.ndarray,
+                  start: np.ndarray, principal: np.ndarray) -> None:  # fmt: skip
+    """New loans (``start`` >= 0) in ``mask`` (31+ DPD) add their principal to the vintage
+    curve at their months on book ``t - start``, row ``t - start - 1`` of ``flows`` (H, G, F)."""
+    new = mask & (start >= 0)
+    cells = (t - start[new] - 1, segment[new])
+    np.add.at(flows[:, :, VINTAGE_DPD30], cells, principal[new])
+
+
 class Ledger:
     """Provisions of one path-month: ``ledger[t]`` (G, T, L) by segment and tier, and the rare
     entries in the month's flows (G, F).
@@ -362,9 +409,11 @@ def run_block(
     flows: np.ndarray,
     stocks: np.ndarray,
     ledger: np.ndarray | None = None,
+    trace: np.ndarray | None = None,
 ) -> None:
     """Add one block of paths into ``flows`` (C, B, H, G, F), ``stocks`` (C, B, H, G, S, 2) and
-    ``ledger`` (C, B, H, G, T, L).
+    ``ledger`` (C, B, H, G, T, L); with ``trace`` (``engine.trace``), the loan-months of its
+    first paths.
 
     Same signature and results as ``kernel_numba.run_block``, except that everything goes into
     chunk 0: only the sum over the chunk axis is meaningful.
@@ -374,6 +423,8 @@ def run_block(
         raise ValueError("the levers were built for another book")
     if ledger is None:  # provisions not wanted: a scratch ledger
         ledger = np.zeros((*flows.shape[:4], len(levers.grace_days), N_LEDGER), np.int64)
+    if trace is None:
+        trace = no_trace()
     n = len(book.principal)
     loans = np.arange(n)
     segment = book.segment.astype(np.intp)
@@ -457,7 +508,12 @@ def run_block(
                 month.add(LEGAL_WINS, won)
                 month.add(RECOVERIES, won, fen(chargeoff_balance * levers.legal_fraction))
                 provisions.loss(won, fen(chargeoff_balance * levers.legal_fraction), sign=-1)
+                won_cash = np.where(won, fen(chargeoff_balance * levers.legal_fraction), 0)
+                record(trace, b, t, judged, CHARGED_OFF, restructurings, chargeoff_balance, 0,
+                       won_cash)  # fmt: skip
                 open_ &= ~judged
+            record(trace, b, t, in_court & ~judged, CHARGED_OFF, restructurings,
+                   chargeoff_balance, 0)  # fmt: skip
             # Agency channel: within the recovery window, one recovery event with a monthly
             # hazard (word 0); the recovered fraction is a Beta quantile picked by word 3's top
             # bits, and the agency keeps its fee. After the event, or once the window is over,
@@ -474,6 +530,8 @@ def run_block(
             month.add(RECOVERIES, recovered, gross - fee)
             provisions.loss(recovered, gross - fee, sign=-1)
             month.add(RECOVERY_FEES, recovered, fee)
+            record(trace, b, t, worked, CHARGED_OFF, restructurings, chargeoff_balance, 0,
+                   np.where(recovered, gross, 0))  # fmt: skip
             open_ &= ~recovered
 
             # --- 2. policy offers: settlement, re-instalment, holiday; early warning ----------
@@ -502,6 +560,7 @@ def run_block(
                 month.add(MEDIATION_FEE, settles, fen(cash * levers.mediation_fee))
                 month.add(SETTLEMENTS, settles)
                 month.entered(SETTLED, settles)
+                record(trace, b, t, settles, SETTLED, restructurings, 0, cash)
                 open_ &= ~settles
                 active &= ~settles
                 delinquent &= ~settles
@@ -596,6 +655,8 @@ def run_block(
             principal[on_holiday] += interest[on_holiday]
             month.add(CAPITALISED_INTEREST, on_holiday, interest)
             month.end_of_month(on_holiday, state, principal)
+            record(trace, b, t, on_holiday, state, restructurings, principal, 0)
+            record_schedule(trace, b, t, on_holiday, term, instalment)
             loan_state = LoanState(state=state, principal=principal, restructurings=restructurings,
                               since=since, matrix=matrix, term=term, monthly_rate=monthly_rate,
                               stage=stage)  # fmt: skip
@@ -623,6 +684,7 @@ def run_block(
             month.add(PREPAID_PRINCIPAL, prepaid, principal)
             month.add(COLLECTED_INTEREST, prepaid, accrued)
             month.entered(PAID_OFF, prepaid)
+            record(trace, b, t, prepaid, PAID_OFF, restructurings, 0, principal + accrued)
             open_ &= ~prepaid
             moving = running & ~prepaid
 
@@ -700,8 +762,10 @@ def run_block(
             principal[paying] -= principal_part[paying]
             month.add(COLLECTED_INTEREST, paying, interest_part)
             month.add(COLLECTED_PRINCIPAL, paying, principal_part)
+            cash = np.where(paying, interest_part + principal_part, 0)  # paid this month
             paid_off = paying & (principal == 0) & (accrued == 0)
             month.entered(PAID_OFF, paid_off)
+            record(trace, b, t, paid_off, PAID_OFF, restructurings, 0, cash)
             open_ &= ~paid_off
 
             # Charge-off: a roll out of M6 writes off principal and accrued interest; the
@@ -718,6 +782,7 @@ def run_block(
             month.add(CHARGEOFF_INTEREST, charged_off, accrued)
             month.entered(CHARGED_OFF, charged_off)
             chargeoff_balance[charged_off] = principal[charged_off] + accrued[charged_off]
+            record(trace, b, t, charged_off, CHARGED_OFF, restructurings, chargeoff_balance, cash)
             principal[charged_off] = 0
             accrued[charged_off] = 0
             if levers.legal_share > 0:
@@ -737,6 +802,10 @@ def run_block(
             month.add(NEW_SERIOUS_DELINQUENCIES, newly_serious)
             serious |= newly_serious
             month.end_of_month(still_active, state, principal)
+            record(trace, b, t, still_active, state, restructurings, principal, cash)
+            record_schedule(trace, b, t, still_active, term, instalment)
+            vintage_curve(month_flows, t, segment, still_active & (state > M1), book.start,
+                          principal)  # fmt: skip
             loan_state = LoanState(state=state, principal=principal, restructurings=restructurings,
                               since=since, matrix=matrix, term=term, monthly_rate=monthly_rate,
                               stage=stage)  # fmt: skip
@@ -746,6 +815,8 @@ def run_block(
             # month; their first instalment falls due next month.
             born = originated & (book.start == t)
             month.add(ORIGINATED_PRINCIPAL, born, principal)
+            record(trace, b, t, born, CURRENT, restructurings, principal, 0)
+            record_schedule(trace, b, t, born, term, instalment)
             month.end_of_month(born, state, principal)
             provisions.book(born, loan_state, previous=None)
             open_ |= born

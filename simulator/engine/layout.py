@@ -72,6 +72,10 @@ FLOWS: tuple[str, ...] = (
     "redefault_co_6",
     "redefault_co_12",
     "holiday_current_3",
+    # the vintage curve of the horizon's new loans: their principal 31-180 DPD at the end of
+    # their m-th month on book, kept in row m - 1 of the month axis (months on book, not the
+    # calendar month)
+    "vintage_dpd30_balance",
 )
 """Per-month flows: money in fen, then account-months and event counts."""
 
@@ -123,6 +127,7 @@ LEGAL_WINS = FLOW["legal_wins"]
 REDEFAULT_30 = FLOW["redefault_30_3"]  # + 0, 1, 2 for 3, 6, 12 months
 REDEFAULT_CO = FLOW["redefault_co_3"]
 HOLIDAY_CURRENT_3 = FLOW["holiday_current_3"]
+VINTAGE_DPD30 = FLOW["vintage_dpd30_balance"]  # row m - 1: m months on book
 REDEFAULT_MONTHS = (3, 6, 12)
 """Months after a re-instalment at which the re-default curve is read."""
 MEMORY_MONTHS = 24

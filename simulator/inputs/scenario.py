@@ -87,7 +87,11 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
         history = doc["history"].table(["file", "start"])
         csv_path = (path.parent / history["file"].string()).resolve()
         first_date, anchors = read_history(csv_path)
-        start = history["start"].date() if "start" in history else first_date
+        # the file's first row is month 0 (the as-of values): month 1 is the month after it
+        after_first = dt.date(
+            first_date.year + first_date.month // 12, first_date.month % 12 + 1, 1
+        )
+        start = history["start"].date() if "start" in history else after_first
         if "start" in doc:
             start = doc["start"].date()
     return Scenario(

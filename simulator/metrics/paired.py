@@ -5,7 +5,7 @@ delinquencies, the policy's costs and its interest income over the horizon, and 
 provisions) the lifetime loss rate, the credit loss expense, the net income and the capital
 ratio at the horizon - the mean paired difference with its normal interval, the share of paths
 on which the policy does better, and the paired and unpaired standard errors; for ES, the
-paired bootstrap of :func:`.tails.paired_es`. A policy is ranked on its lifetime loss (what it
+paired interval of :func:`.tails.paired_es`. A policy is ranked on its lifetime loss (what it
 defers past the horizon counted), the horizon loss beside it.
 
 Under tail sampling (SPEC 13) the paths are weighted (:mod:`.weighted`): the mean differences
@@ -80,9 +80,9 @@ def compare(
     paired difference (policy - baseline), its confidence interval, the share of paths on which
     the policy does better, and the standard errors of the paired and of an unpaired comparison
     (their ratio is the variance reduction that common random numbers bring). For ES at
-    ``level``: the difference of the ES estimates with a paired bootstrap interval (paths
-    resampled jointly for both policies; ``resamples`` draws from ``seed``), and the share of
-    bootstrap draws in which the policy's ES is the lower.
+    ``level``: the difference of the ES estimates with its paired asymptotic interval
+    (:func:`.tails.paired_es`), and the share of paired bootstrap draws (paths resampled jointly
+    for both policies; ``resamples`` draws from ``seed``) in which the policy's ES is the lower.
     """
     if baseline not in ds[POLICY].values:
         known = ", ".join(map(str, ds[POLICY].values))

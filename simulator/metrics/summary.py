@@ -10,7 +10,8 @@ Per scenario and policy (n paths):
 * the industry KPIs lenders publish (SPEC 12), each with its standard error over paths: the 90+
   DPD ratio at the horizon (``kpi_dpd90_ratio``), the Day-1 delinquency and 30-day collection
   rates over the horizon (``kpi_day1_delinquency_rate``, ``kpi_collection_rate_30d``: each
-  path's amounts summed over the months, then divided);
+  path's amounts summed over the months, then divided) and the new loans' vintage curve by
+  months on book (``kpi_vintage_dpd30``; NaN without new lending);
 * with provisions (SPEC 10, :mod:`.books`): the opening allowance, the lifetime loss rate with
   its error and tail, the allowance by stage, the NPL, coverage and capital ratio fans, the
   probability of a capital breach, and probability-weighted figures across weighted scenarios.
@@ -47,6 +48,9 @@ def kpi_summary(
     est = est or estimator(ds)
     per_path = {"kpi_dpd90_ratio": (ds["dpd90_ratio"].isel({MONTH: -1}), "90+ DPD ratio at "
                                     "the horizon")}  # fmt: skip
+    if "vintage_dpd30" in ds:
+        per_path["kpi_vintage_dpd30"] = (ds["vintage_dpd30"], "vintage 30+ DPD rate of the new "
+                                         "loans by months on book")  # fmt: skip
     for name, (top, bottom, long_name) in KPIS.items():
         denominator = ds[bottom].sum(MONTH)
         per_path[name] = (ds[top].sum(MONTH) / denominator.where(denominator > 0), long_name)

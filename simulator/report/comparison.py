@@ -119,7 +119,7 @@ def section(ctx: Context, s: str) -> Iterator[str]:
             f"{s}: policy comparison",
             _figure(comparison, s, baseline, level),
             "Each policy minus the baseline on the same simulated paths (common random "
-            "numbers); bars: confidence intervals (ES: paired bootstrap).",
+            "numbers); bars: confidence intervals (ES: paired asymptotic interval).",
         )
     )
     yield ctx.keep(_losses(ctx, s))

@@ -89,22 +89,40 @@ KPI_COLUMNS = (
     ("kpi_day1_delinquency_rate", "Day-1 delinquency", 2),
     ("kpi_collection_rate_30d", "30-day collection rate", 1),
 )
+VINTAGE_MONTHS_ON_BOOK = 6
+"""The point of the new loans' vintage curve in the KPI table: 30+ DPD at 6 months on book
+(MOB6), the one lenders and ABS reports quote."""
+
+
+def _kpi_columns(ctx: Context) -> list[tuple[str, str, int, dict[str, int]]]:
+    """The KPI table's columns: (summary name, label, digits, selection); the vintage point
+    where the run has new lending and reaches that many months on book."""
+    columns: list[tuple[str, str, int, dict[str, int]]] = [
+        (name, label, digits, {}) for name, label, digits in KPI_COLUMNS
+    ]
+    vintage = ctx.summary.get("kpi_vintage_dpd30")
+    m = VINTAGE_MONTHS_ON_BOOK
+    if vintage is not None and m in vintage["months_on_book"] and bool(vintage.notnull().any()):
+        label = f"new loans 30+ DPD at {m} months on book"
+        columns.append(("kpi_vintage_dpd30", label, 2, {"months_on_book": m}))
+    return columns
 
 
 def _kpi_table(ctx: Context, s: str) -> Table:
     """Each policy's published KPIs (mean over paths, with the standard error below)."""
+    columns = _kpi_columns(ctx)
     rows: list[list[Cell]] = []
     for p in ctx.policies:
-        at = {SCENARIO: s, POLICY: p}
         row: list[Cell] = [text_cell(p)]
-        for name, _, digits in KPI_COLUMNS:
+        for name, _, digits, point in columns:
+            at = {SCENARIO: s, POLICY: p, **point}
             row += [
                 pct_cell(float(ctx.summary[name].sel(at)), digits),
                 pct_cell(float(ctx.summary[f"{name}_se"].sel(at)), digits),
             ]
         rows.append(row)
     header = ["policy"]
-    for _, label, _ in KPI_COLUMNS:
+    for _, label, _, _ in columns:
         header += [label, "± s.e."]
     return Table(
         ctx.ids("kpis", s),

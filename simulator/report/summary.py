@@ -39,7 +39,7 @@ def section(ctx: Context) -> Iterator[str]:
         "buffer of a path over the horizon; its 1% quantile is the level that 99% of paths stay "
         "above. Shortfall: the buffer below zero at the end of a month. Δ: each policy minus "
         f"{escape(ctx.baseline)} on the same simulated paths, with its confidence interval "
-        "below it (ES: paired bootstrap); a difference is significant when its interval "
+        "below it (ES: paired asymptotic interval); a difference is significant when its interval "
         "excludes 0.</p></section>"
     )
 

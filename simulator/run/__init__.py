@@ -76,6 +76,8 @@ def simulate(
     resume: bool = False,
     provisions: bool = True,
     tail: TailSampling | str | None = None,
+    panel_out: str | Path | None = None,
+    panel_paths: int = 4,
 ) -> xr.Dataset:
     """Simulate the book under every scenario and policy; return the Dataset of SPEC 6.
 
@@ -102,10 +104,12 @@ def simulate(
     then drawn shifted towards its tail on most paths, and each path carries its likelihood
     ratio as the variable ``weight`` (1 on every path without), which every metric of
     :mod:`simulator.metrics` applies.
+    ``panel_out``: also write the loan-month histories of the first ``panel_paths`` paths of
+    the first scenario and policy there, as a Parquet panel (SPEC 12; ``run.panel_out``).
     """
     check_arguments(
         engine=engine, paths=paths, block_paths=block_paths, seed=seed, resume=resume,
-        run_dir=run_dir,
+        run_dir=run_dir, panel_paths=panel_paths if panel_out is not None else None,
     )  # fmt: skip
     run = resolve_inputs(
         portfolio, scenarios, policies, model=model, treasury=treasury, horizon=horizon,
@@ -117,4 +121,9 @@ def simulate(
     totals = execute(
         run, plan, threads=threads, chunks=chunks, progress=progress, client=client, store=store
     )
-    return assemble(run, totals)
+    ds = assemble(run, totals)
+    if panel_out is not None:
+        from simulator.run.panel_out import write_panel
+
+        write_panel(run, panel_out, panel_paths)
+    return ds

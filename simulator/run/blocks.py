@@ -143,11 +143,17 @@ class PathTotals:
 
 
 def simulate_block(
-    inputs: RunInputs, scenario: int, policy: int, paths: range, chunks: int
+    inputs: RunInputs,
+    scenario: int,
+    policy: int,
+    paths: range,
+    chunks: int,
+    trace: np.ndarray | None = None,
 ) -> BlockResult:
     """Simulate paths ``paths`` of (scenario, policy) with the loans in ``chunks`` chunks.
 
-    A pure function of its arguments; the result does not depend on ``chunks``.
+    A pure function of its arguments; the result does not depend on ``chunks``. ``trace``
+    (``engine.trace``): filled with the loan-months of the block's first paths.
     """
     from simulator.engine.layout import N_FLOWS, N_LEDGER, N_STOCKS, TIER_NET_CREDIT_LOSS
     from simulator.engine.tables import build_tables
@@ -173,7 +179,7 @@ def simulate_block(
     flows = np.zeros((chunks, B, H, G, N_FLOWS), np.int64)
     stocks = np.zeros((chunks, B, H, G, S, N_STOCKS), np.int64)
     ledger = np.zeros((chunks, B, H, G, T, N_LEDGER), np.int64)
-    kernel(inputs.engine)(inputs.book, tables, flows, stocks, ledger)
+    kernel(inputs.engine)(inputs.book, tables, flows, stocks, ledger, trace)
     by_tier = ledger.sum(axis=0)
     return BlockResult(
         flows=flows.sum(axis=0),

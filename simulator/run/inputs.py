@@ -77,6 +77,7 @@ def check_arguments(
     seed: int,
     resume: bool,
     run_dir: str | Path | None,
+    panel_paths: int | None = None,
 ) -> None:
     """The arguments of ``simulate`` that are not files, checked before any file is read."""
     if engine not in ENGINES:
@@ -89,6 +90,10 @@ def check_arguments(
         raise InputError(None, f"seed must be a whole number from 0 to 2**64 - 1, got {seed}")
     if resume and run_dir is None:
         raise InputError(None, "resume needs a run directory (run_dir) to resume from")
+    if panel_paths is not None and not 1 <= panel_paths <= paths:
+        raise InputError(
+            None, f"panel_paths must be from 1 to the number of paths ({paths}), got {panel_paths}"
+        )
 
 
 def resolve_inputs(

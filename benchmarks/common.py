@@ -106,13 +106,17 @@ def run(
     scenarios: Sequence[str] = (SCENARIO,),
     client: Any = None,
     provisions: bool = True,
+    tail: Any = None,
+    seed: int = 0,
 ) -> xr.Dataset:
-    """``simulate`` of ``book`` under ``scenarios`` and one policy, with the default model."""
+    """``simulate`` of ``book`` under ``scenarios`` and one policy, with the default model
+    (``tail``: tail sampling, SPEC 13)."""
     from simulator.run import simulate
 
     return simulate(book, [scenario(name) for name in scenarios], [policy(policy_name)],
                     model=model(), treasury=treasury, paths=paths, horizon=months,
-                    threads=threads, client=client, provisions=provisions)  # fmt: skip
+                    threads=threads, client=client, provisions=provisions, tail=tail,
+                    seed=seed)  # fmt: skip
 
 
 @functools.cache

@@ -74,6 +74,7 @@ class RunTotals:
     rwa: np.ndarray  # (P, H) int64 fen
     tier_loss: np.ndarray  # (P, G, T) int64 fen over the horizon
     opening_allowance: int  # fen
+    weight: np.ndarray  # (P,) float64: each path's likelihood ratio (tail sampling; else 1)
 
     def fen(self) -> dict[str, np.ndarray]:
         """Every per-path variable in integer units (fen or counts), segment axis kept."""
@@ -287,6 +288,8 @@ def _variables(
     put("segment_net_credit_loss", stack("net_credit_loss", reduce_segments=False))
     z = np.stack([np.stack([totals[(s, p)].z for p in policies]) for s in scenarios])
     data["macro_index"] = (V.get("macro_index").dims, z)
+    weight = np.stack([np.stack([totals[(s, p)].weight for p in policies]) for s in scenarios])
+    data["weight"] = (V.get("weight").dims, weight)
 
     put("min_buffer", stack("min_buffer", reduce_segments=False))
     put("survival_months", stack("survival_months", reduce_segments=False))

@@ -154,6 +154,14 @@ _register(
     "Z[p, t, g]: macro path plus sigma * eta; negative is bad times.",
 )
 _register(
+    "weight",
+    (*RUN, PATH),
+    "1",
+    "likelihood ratio of the path",
+    "Tail sampling (SPEC 13): the plain law's density of the path's factor innovations over the "
+    "sampling law's; every estimate is the weighted one. 1 on every path of a plain run.",
+)
+_register(
     "cumulative_net_loss",
     (*RUN, PATH),
     "CNY",

@@ -26,6 +26,7 @@ SHORT_LAYERS = (
     "simulator.liquidity",
     "simulator.report",
     "simulator.provisions",
+    "simulator.tail",
 )
 """Modules (and packages, with everything under them) whose functions must be short."""
 LONG_ALLOWED = {
@@ -218,3 +219,18 @@ def test_the_allowed_long_functions_exist(name):
     module = name.rsplit(".", 1)[0]
     tree = ast.parse(MODULES[module].read_text(encoding="utf-8"))
     assert any(qualified == name for qualified, _ in functions(tree, module)), name
+
+
+def test_the_engine_and_tail_sampling_do_not_reach_downstream():
+    """Data flows inputs -> tables -> kernel -> aggregation -> metrics -> CLI / report: the
+    engine imports neither metrics nor the CLI nor the report, and ``simulator.tail`` (called
+    by the tables) imports nothing of the simulator but itself."""
+    graph = import_graph()
+    downstream = ("simulator.metrics", "simulator.cli", "simulator.report", "simulator.run")
+    for module, imports in graph.items():
+        if module.startswith("simulator.engine"):
+            assert not [m for m in imports if m.startswith(downstream)], module
+        if module.startswith("simulator.tail"):
+            assert all(
+                m.startswith("simulator.tail") for m in imports if m.startswith("simulator")
+            ), module

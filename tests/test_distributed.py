@@ -73,6 +73,22 @@ def test_two_workers_give_the_in_process_dataset(client: Client, book, reference
     assert seen == [(d, 12) for d in range(1, 13)]  # 2 scenarios x 2 policies x 3 blocks
 
 
+@pytest.mark.filterwarnings("ignore::simulator.metrics.weighted.TailWeightWarning")  # 12 paths
+def test_a_tail_sampled_run_on_two_workers_is_the_in_process_run(client: Client, book) -> None:
+    """Tail sampling (SPEC 13): the shift is fitted where simulate is called and travels with
+    the inputs, so the workers' weighted blocks are the in-process ones bit for bit."""
+    from simulator.metrics import summarize
+    from simulator.tail import TailSampling
+
+    tail = TailSampling("loss", pilot=32)
+    in_process = run(book, tail=tail)
+    on_cluster = run(book, tail=tail, client=client, block_paths=5)
+    same(in_process, on_cluster)
+    assert not (on_cluster["weight"] == 1.0).all()
+    xr.testing.assert_identical(summarize(in_process, levels=(0.9,)),
+                                summarize(on_cluster, levels=(0.9,)))  # fmt: skip
+
+
 def test_a_bad_input_found_on_a_worker_is_the_same_input_error(client: Client, book) -> None:
     """Errors raised in a task travel back whole (InputError pickles with its arguments)."""
     with pytest.raises(InputError, match="threads must be from 1 to"):

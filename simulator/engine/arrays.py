@@ -213,6 +213,8 @@ class Tables:
     # within the month, in normal times (the quick payers do not grow with stress)
     days_to_pay: np.ndarray  # (31,) thresholds: a quick payer pays within d days (d = 0..30)
     relief_memory: np.ndarray  # (7, MEMORY_MONTHS + 1): miss factor by state relieved from
+    weight: np.ndarray  # (B,) likelihood ratio of each path (tail sampling; 1 without), not
+    # read by the kernel: it travels with the block's totals
 
     @property
     def paths(self) -> int:

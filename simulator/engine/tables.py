@@ -5,7 +5,9 @@ The kernel never evaluates a distribution function. Here, with NumPy and SciPy:
 * the scenario's macro variables are interpolated to months and turned into each segment's
   deterministic credit-cycle index ``-sum_v beta[g, v] (x[v, t] - x[v, 0]) / scale[v]``;
 * each path gets a systematic factor ``eta`` (AR(1), stationary N(0, 1)) from its own Philox
-  stream, so ``Z[p, t, g] = macro[t, g] + sigma * eta[p, t]`` (SPEC 3.3);
+  stream, so ``Z[p, t, g] = macro[t, g] + sigma * eta[p, t]`` (SPEC 3.3); under tail sampling
+  (SPEC 13) its shocks are the same draws plus the scenario's shift ``mu`` on most paths, and
+  each path's likelihood ratio is ``Tables.weight`` (:mod:`simulator.tail`);
 * each base transition row, with destinations ordered worst first and cumulated to ``C``, is
   shifted by the tier offset and by Z with the one-parameter probit (Vasicek) shift
   ``C'(Z) = Phi((Phi^-1(C) + delta - sqrt(rho) Z) / sqrt(1 - rho))`` and stored as integer
@@ -33,6 +35,7 @@ from simulator.inputs.scenario import Scenario, macro_index
 from simulator.provisions.tables import DISABLED, ProvisionTables, factor_position
 from simulator.rng import philox4x32_10_numpy, uniform53_numpy
 from simulator.states import ACTIVE_STATES, CHARGED_OFF, CURRENT, M1
+from simulator.tail.sampling import Shift, shift_innovations
 
 QUANTILE_BITS = 12
 """Recovered fractions are drawn from a table of 2^12 Beta quantiles (the top 12 bits of a word)."""
@@ -64,12 +67,34 @@ def macro_path_index(model: Model, scenario: Scenario, horizon: int) -> np.ndarr
     return macro_index(model, scenario, horizon)
 
 
-def systematic_factor(seed: int, scenario: Scenario, paths: range, horizon: int) -> np.ndarray:
+def systematic_factor(
+    seed: int, scenario: Scenario, paths: range, horizon: int, shift: Shift | None = None
+) -> np.ndarray:
     """``eta[p, t]`` for the given paths, months 1..horizon: AR(1), stationary N(0, 1).
 
     Each path-month's shock comes from its own Philox counter (path, month), so a path's factor
-    is the same whatever block of paths it is computed in.
+    is the same whatever block of paths it is computed in. ``shift``: tail sampling's shift of
+    the shocks (:func:`factor_and_weight` gives the paths' weights too).
     """
+    return factor_and_weight(seed, scenario, paths, horizon, shift)[0]
+
+
+def factor_and_weight(
+    seed: int, scenario: Scenario, paths: range, horizon: int, shift: Shift | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(eta, weight)``: the factor with the shocks moved by ``shift`` (SPEC 13; none: the
+    plain draws) and each path's likelihood ratio (1 without a shift)."""
+    shocks, weight = shift_innovations(factor_shocks(seed, scenario, paths, horizon), paths, shift)
+    eta = np.empty_like(shocks)
+    eta[:, 0] = shocks[:, 0]  # start in the stationary distribution
+    innovation = np.sqrt(1.0 - scenario.phi**2)
+    for month in range(1, horizon):
+        eta[:, month] = scenario.phi * eta[:, month - 1] + innovation * shocks[:, month]
+    return eta, weight
+
+
+def factor_shocks(seed: int, scenario: Scenario, paths: range, horizon: int) -> np.ndarray:
+    """The standard normal shocks (B, H) of the factor: one Philox counter per path-month."""
     key = np.array(seed_key(seed), dtype=np.uint32)
     p, t = np.meshgrid(
         np.asarray(paths, dtype=np.uint32), np.arange(horizon, dtype=np.uint32), indexing="ij"
@@ -84,13 +109,7 @@ def systematic_factor(seed: int, scenario: Scenario, paths: range, horizon: int)
         axis=-1,
     )
     words = philox4x32_10_numpy(counter, key)
-    shocks = special.ndtri(uniform53_numpy(words[..., 0], words[..., 1]))
-    eta = np.empty_like(shocks)
-    eta[:, 0] = shocks[:, 0]  # start in the stationary distribution
-    innovation = np.sqrt(1.0 - scenario.phi**2)
-    for month in range(1, horizon):
-        eta[:, month] = scenario.phi * eta[:, month - 1] + innovation * shocks[:, month]
-    return eta
+    return np.asarray(special.ndtri(uniform53_numpy(words[..., 0], words[..., 1])))
 
 
 def credit_cycle_index(
@@ -207,18 +226,21 @@ def build_tables(
     levers: Levers | None = None,
     pool: Pool | None = None,
     provisions: ProvisionTables = DISABLED,
+    shift: Shift | None = None,
 ) -> Tables:
     """The tables for one block of paths (``probits`` and ``levers`` may be passed in when
     reused; ``levers`` must be, for a policy with re-instalment, as they depend on the book).
 
     ``pool``: the candidate new loans of the book the kernel will run (none if omitted);
-    ``provisions``: the ECL tables and rules of this scenario and policy (default: none)."""
+    ``provisions``: the ECL tables and rules of this scenario and policy (default: none);
+    ``shift``: tail sampling's shift of the factor shocks (SPEC 13; the paths' likelihood
+    ratios are ``Tables.weight``)."""
     if probits is None:
         probits = base_probits(model, policy)
     if levers is None:
         levers = policy_levers(model, policy, book=None)
     rho = np.array([s.rho for s in model.segments])
-    eta = systematic_factor(seed, scenario, paths, horizon)
+    eta, weight = factor_and_weight(seed, scenario, paths, horizon, shift)
     z = index_from_factor(model, scenario, eta)
     recovery = model.recovery
     return Tables(
@@ -241,6 +263,7 @@ def build_tables(
         quick=quick_payers(model, probits),
         days_to_pay=days_to_pay(model.payments.pay_per_day),
         relief_memory=relief_memory(model.relief.peak, model.relief.decay),
+        weight=weight,
     )
 
 

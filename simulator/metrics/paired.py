@@ -7,6 +7,11 @@ ratio at the horizon - the mean paired difference with its normal interval, the 
 on which the policy does better, and the paired and unpaired standard errors; for ES, the
 paired interval of :func:`.tails.paired_es`. A policy is ranked on its lifetime loss (what it
 defers past the horizon counted), the horizon loss beside it.
+
+Under tail sampling (SPEC 13) the paths are weighted (:mod:`.weighted`): the mean differences
+and their standard errors are the weighted ones, and the ES difference's interval comes from
+sectioning instead of the bootstrap (``es_better_share``: the share of sections in which the
+policy's ES is the lower).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from scipy import stats
 from simulator.errors import InputError
 from simulator.metrics.books import has_books
 from simulator.metrics.tails import CONFIDENCE, paired_es
+from simulator.metrics.weighted import Plain, Weighted, estimator, weighted_es_difference
 from simulator.variables import MONTH, PATH, POLICY
 
 COMPARED = {
@@ -81,32 +87,49 @@ def compare(
     if baseline not in ds[POLICY].values:
         known = ", ".join(map(str, ds[POLICY].values))
         raise InputError(None, f"baseline policy '{baseline}' is not in the results ({known})")
-    values = _per_path(ds)
+    est = estimator(ds)
+    out = _paired_means(_per_path(ds), baseline, confidence, est)
+    if isinstance(est, Weighted):  # sectioning on the weighted paths instead of the bootstrap
+        base = ds["loss_rate"].sel({POLICY: baseline})
+        table = weighted_es_difference(ds["loss_rate"], base, est.w, level, confidence)
+        es_diff, es_low, es_high, es_better = (table.isel(measure=i, drop=True) for i in range(4))
+    else:
+        es_diff, es_low, es_high, es_better = paired_es(
+            ds["loss_rate"], baseline, level, confidence, resamples, seed
+        )
+    out["es_diff"], out["es_diff_low"], out["es_diff_high"] = es_diff, es_low, es_high
+    out["es_better_share"] = es_better
+    out.attrs.update(baseline=baseline, level=level, confidence=confidence, paths=ds.sizes[PATH])
+    return out
+
+
+def _paired_means(
+    values: xr.Dataset, baseline: str, confidence: float, est: Plain | Weighted
+) -> xr.Dataset:
+    """Mean paired differences, intervals, standard errors and the share of better paths."""
     base = values.sel({POLICY: baseline})
     diff = values - base
-    n = ds.sizes[PATH]
+    n = est.n
     z = stats.norm.ppf(0.5 + confidence / 2)
     out = xr.Dataset()
     for measure, lower_is_better in COMPARED.items():
         if measure not in values:
             continue
         d = diff[measure]
-        mean = d.mean(PATH)
-        se = d.std(PATH, ddof=1) / np.sqrt(n)
-        unpaired = np.sqrt(
-            values[measure].var(PATH, ddof=1) / n + base[measure].var(PATH, ddof=1) / n
-        )
+        if isinstance(est, Plain):
+            mean = d.mean(PATH)
+            se = d.std(PATH, ddof=1) / np.sqrt(n)
+            unpaired = np.sqrt(
+                values[measure].var(PATH, ddof=1) / n + base[measure].var(PATH, ddof=1) / n
+            )
+        else:
+            mean, se = est.mean(d), est.mean_se(d)
+            unpaired = np.sqrt(est.mean_se(values[measure]) ** 2 + est.mean_se(base[measure]) ** 2)
         better = (d < 0) if lower_is_better else (d > 0)
         out[f"{measure}_diff"] = mean
         out[f"{measure}_diff_low"] = mean - z * se
         out[f"{measure}_diff_high"] = mean + z * se
         out[f"{measure}_diff_se"] = se
         out[f"{measure}_unpaired_se"] = unpaired
-        out[f"{measure}_better_share"] = better.mean(PATH)
-    es_diff, es_low, es_high, es_better = paired_es(
-        ds["loss_rate"], baseline, level, confidence, resamples, seed
-    )
-    out["es_diff"], out["es_diff_low"], out["es_diff_high"] = es_diff, es_low, es_high
-    out["es_better_share"] = es_better
-    out.attrs.update(baseline=baseline, level=level, confidence=confidence, paths=n)
+        out[f"{measure}_better_share"] = est.probability(better)
     return out

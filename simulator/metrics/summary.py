@@ -25,18 +25,12 @@ import numpy as np
 import xarray as xr
 
 from simulator.metrics.books import books_summary, has_books
-from simulator.metrics.tails import CONFIDENCE, value_at_risk
+from simulator.metrics.tails import CONFIDENCE
+from simulator.metrics.weighted import Estimator, Plain, estimator
 from simulator.variables import MONTH, PATH
 
 DEFAULT_LEVELS = (0.95, 0.99, 0.999)
 FAN_QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
-
-
-def _mean_and_se(values: xr.DataArray) -> tuple[xr.DataArray, xr.DataArray]:
-    n = values.sizes[PATH]
-    mean = values.mean(PATH)
-    se = values.std(PATH, ddof=1) / np.sqrt(n) if n > 1 else xr.full_like(mean, np.nan)
-    return mean, se
 
 
 KPIS = {
@@ -46,8 +40,12 @@ KPIS = {
 }
 
 
-def kpi_summary(ds: xr.Dataset) -> dict[str, tuple[xr.DataArray, str, str]]:
-    """The published KPIs of a run (module docstring): mean over paths and standard error."""
+def kpi_summary(
+    ds: xr.Dataset, est: Estimator | None = None
+) -> dict[str, tuple[xr.DataArray, str, str]]:
+    """The published KPIs of a run (module docstring): mean over paths and standard error
+    (weighted under tail sampling)."""
+    est = est or estimator(ds)
     per_path = {"kpi_dpd90_ratio": (ds["dpd90_ratio"].isel({MONTH: -1}), "90+ DPD ratio at "
                                     "the horizon")}  # fmt: skip
     if "vintage_dpd30" in ds:
@@ -59,8 +57,10 @@ def kpi_summary(ds: xr.Dataset) -> dict[str, tuple[xr.DataArray, str, str]]:
     out: dict[str, tuple[xr.DataArray, str, str]] = {}
     for name, (values, long_name) in per_path.items():
         n = int(values.notnull().sum(PATH).min())
-        out[name] = (values.mean(PATH), "1", f"{long_name} (mean over paths)")
+        out[name] = (est.mean(values), "1", f"{long_name} (mean over paths)")
         se = values.std(PATH, ddof=1) / np.sqrt(max(n, 1)) if n > 1 else values.mean(PATH) * np.nan
+        if not isinstance(est, Plain):
+            se = est.mean_se(values)
         out[f"{name}_se"] = (se, "1", f"standard error of the {long_name}")
     return out
 
@@ -68,38 +68,64 @@ def kpi_summary(ds: xr.Dataset) -> dict[str, tuple[xr.DataArray, str, str]]:
 def summarize(
     ds: xr.Dataset, levels: Sequence[float] = DEFAULT_LEVELS, confidence: float = CONFIDENCE
 ) -> xr.Dataset:
-    """Loss and liquidity distributions per scenario and policy, with Monte Carlo errors."""
+    """Loss and liquidity distributions per scenario and policy, with Monte Carlo errors.
+
+    Under tail sampling (a ``weight`` that is not 1) every figure is the weighted estimate
+    (:mod:`.weighted`), and the summary adds each level's tail effective sample size
+    (``tail_ess``) and the largest weight's share of the tail (``max_weight_share``)."""
     n = ds.sizes[PATH]
-    expected, expected_se = _mean_and_se(ds["loss_rate"])
+    est = estimator(ds)
     segment_loss = ds["segment_net_credit_loss"].sum(MONTH) / ds["segment_opening_principal"]
-    segment_expected, segment_se = _mean_and_se(segment_loss)
-    tails = value_at_risk(ds["loss_rate"], levels, confidence)
-    shortfall = (ds["liquidity_buffer"] < 0).mean(PATH)
+    tails = est.tails(ds["loss_rate"], levels, confidence)
     survival = ds["survival_months"]
     horizon = ds.sizes[MONTH]
     out = xr.Dataset(
         {
-            "expected_loss": expected,
-            "expected_loss_se": expected_se,
-            "segment_expected_loss": segment_expected,
-            "segment_expected_loss_se": segment_se,
+            "expected_loss": est.mean(ds["loss_rate"]),
+            "expected_loss_se": est.mean_se(ds["loss_rate"]),
+            "segment_expected_loss": est.mean(segment_loss),
+            "segment_expected_loss_se": est.mean_se(segment_loss),
             **tails.data_vars,
-            "expected_net_loss": ds["cumulative_net_loss"].mean(PATH),
-            "shortfall_probability": shortfall,
-            "shortfall_probability_se": np.sqrt(shortfall * (1 - shortfall) / n),
-            "buffer_fan": ds["liquidity_buffer"].quantile(list(FAN_QUANTILES), PATH),
-            "min_buffer_fan": ds["min_buffer"].quantile(list(FAN_QUANTILES), PATH),
+            "expected_net_loss": est.mean(ds["cumulative_net_loss"]),
+            "shortfall_probability": est.probability(ds["liquidity_buffer"] < 0),
+            "shortfall_probability_se": est.probability_se(ds["liquidity_buffer"] < 0),
+            "buffer_fan": est.quantiles(ds["liquidity_buffer"], FAN_QUANTILES),
+            "min_buffer_fan": est.quantiles(ds["min_buffer"], FAN_QUANTILES),
             "survival_distribution": xr.concat(
-                [(survival == m).mean(PATH) for m in range(1, horizon + 2)], dim="survival_month"
+                [est.probability(survival == m) for m in range(1, horizon + 2)],
+                dim="survival_month",
             ).assign_coords(survival_month=np.arange(1, horizon + 2)),
-            "median_survival": survival.median(PATH),
-            "shortfall_within_12": (survival <= 12).mean(PATH),
-            "shortfall_within_horizon": (survival <= horizon).mean(PATH),
-            "delinquency_balance": ds["balance"].mean(PATH),
-            "segment_delinquency_balance": ds["segment_balance"].mean(PATH),
+            "median_survival": est.median(survival),
+            "shortfall_within_12": est.probability(survival <= 12),
+            "shortfall_within_12_se": est.probability_se(survival <= 12),
+            "shortfall_within_horizon": est.probability(survival <= horizon),
+            "delinquency_balance": est.mean(ds["balance"]),
+            "segment_delinquency_balance": est.mean(ds["segment_balance"]),
         }
     )
-    docs = {
+    docs = _docs(confidence)
+    if "tail_ess" in out:
+        docs["tail_ess"] = ("1", "effective number of paths at or beyond VaR")
+        docs["max_weight_share"] = ("1", "largest path weight's share of the weight beyond VaR")
+    for name, (units, long_name) in docs.items():
+        out[name].attrs.update(units=units, long_name=long_name)
+    if "dpd90_ratio" in ds:
+        for name, (value, units, long_name) in kpi_summary(ds, est).items():
+            out[name] = value
+            out[name].attrs.update(units=units, long_name=long_name)
+    if has_books(ds):
+        for name, (value, units, long_name) in books_summary(ds, levels, confidence, est).items():
+            out[name] = value
+            out[name].attrs.update(units=units, long_name=long_name)
+    out.attrs.update(paths=n, confidence=confidence)
+    if not isinstance(est, Plain):
+        out.attrs.update(tail_sampling=str(ds.attrs.get("tail_sampling", "weighted")))
+    return out
+
+
+def _docs(confidence: float) -> dict[str, tuple[str, str]]:
+    """name -> (units, long name) of the summary's variables."""
+    return {
         "expected_loss": ("1", "expected loss rate"),
         "expected_loss_se": ("1", "standard error of the expected loss rate"),
         "segment_expected_loss": ("1", "expected loss rate by segment"),
@@ -119,20 +145,10 @@ def summarize(
                                   "each month (horizon + 1: never)"),
         "median_survival": ("month", "median survival horizon"),
         "shortfall_within_12": ("1", "probability of a liquidity shortfall within 12 months"),
+        "shortfall_within_12_se": ("1", "standard error of the 12-month shortfall "
+                                   "probability"),
         "shortfall_within_horizon": ("1", "probability of a liquidity shortfall within the "
                                      "horizon"),
         "delinquency_balance": ("CNY", "mean principal by state and month"),
         "segment_delinquency_balance": ("CNY", "mean principal by segment, state and month"),
     }  # fmt: skip
-    for name, (units, long_name) in docs.items():
-        out[name].attrs.update(units=units, long_name=long_name)
-    if "dpd90_ratio" in ds:
-        for name, (value, units, long_name) in kpi_summary(ds).items():
-            out[name] = value
-            out[name].attrs.update(units=units, long_name=long_name)
-    if has_books(ds):
-        for name, (value, units, long_name) in books_summary(ds, levels, confidence).items():
-            out[name] = value
-            out[name].attrs.update(units=units, long_name=long_name)
-    out.attrs.update(paths=n, confidence=confidence)
-    return out

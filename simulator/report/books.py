@@ -67,7 +67,7 @@ def _ratio_figure(ctx: Context, s: str, fan: str, title: str, minimum: float | N
 def _transfer_figure(ds: xr.Dataset, s: str, p: str) -> Figure:
     fig = new_figure("books")
     ax = fig.add_subplot()
-    moves = ds["stage_transfers"].sel({SCENARIO: s, POLICY: p}).mean("path")
+    moves = _path_mean(ds, "stage_transfers", {SCENARIO: s, POLICY: p})
     months = ds[MONTH].values
     for i, (a, b) in enumerate(MOVES):
         counts = moves.sel({FROM_STAGE: a, TO_STAGE: b}).values
@@ -142,7 +142,7 @@ def _policy_table(ctx: Context, s: str) -> Table:
 
 def _transfer_table(ctx: Context, s: str) -> Table:
     ds = ctx.ds
-    moves = ds["stage_transfers"].sel({SCENARIO: s, POLICY: ctx.baseline}).mean("path")
+    moves = _path_mean(ds, "stage_transfers", {SCENARIO: s, POLICY: ctx.baseline})
     totals = moves.sum(MONTH)
     return Table(
         ctx.ids("stage_transfers", s),
@@ -200,3 +200,13 @@ def section(ctx: Context, s: str) -> Iterator[str]:
     )
     yield ctx.keep(_transfer_table(ctx, s))
     yield "</section>"
+
+
+def _path_mean(ds: xr.Dataset, name: str, at: dict[str, str]) -> xr.DataArray:
+    """The mean over paths of one run's variable: weighted under tail sampling (SPEC 13)."""
+    from simulator.metrics.weighted import is_weighted, weighted_mean
+
+    values = ds[name].sel(at)
+    if is_weighted(ds):
+        return weighted_mean(values, ds["weight"].sel(at))
+    return values.mean("path")

@@ -37,7 +37,10 @@ from simulator.run.inputs import (
     ENGINES,
     check_arguments,
     resolve_inputs,
+    tail_sampling,
 )
+from simulator.run.pilot import with_tail_shifts
+from simulator.tail import TailSampling
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -72,6 +75,7 @@ def simulate(
     run_dir: str | Path | None = None,
     resume: bool = False,
     provisions: bool = True,
+    tail: TailSampling | str | None = None,
     panel_out: str | Path | None = None,
     panel_paths: int = 4,
 ) -> xr.Dataset:
@@ -95,6 +99,11 @@ def simulate(
     ``provisions``: book the IFRS 9 stages, the ECL allowance, the regulatory categories and
     capital on every path (SPEC 10; the default); False leaves those variables out.
 
+    ``tail``: tail sampling (SPEC 13; :mod:`simulator.tail`): ``"loss"``, ``"buffer"``,
+    ``"capital"`` or a :class:`~simulator.tail.TailSampling`. Each scenario's factor shocks are
+    then drawn shifted towards its tail on most paths, and each path carries its likelihood
+    ratio as the variable ``weight`` (1 on every path without), which every metric of
+    :mod:`simulator.metrics` applies.
     ``panel_out``: also write the loan-month histories of the first ``panel_paths`` paths of
     the first scenario and policy there, as a Parquet panel (SPEC 12; ``run.panel_out``).
     """
@@ -106,6 +115,7 @@ def simulate(
         portfolio, scenarios, policies, model=model, treasury=treasury, horizon=horizon,
         seed=seed, engine=engine, provisions=provisions,
     )  # fmt: skip
+    run = with_tail_shifts(run, tail_sampling(tail), threads, chunks)
     plan = plan_blocks(run.inputs, paths, block_paths)
     store = open_store(run, plan, run_dir, resume=resume)
     totals = execute(

@@ -35,6 +35,7 @@ def assemble(run: ResolvedRun, totals: PathTotals) -> xr.Dataset:
                 rwa=arrays["rwa"],
                 tier_loss=arrays["tier_loss"],
                 opening_allowance=int(arrays["opening_allowance"]),
+                weight=arrays["weight"],
                 collection_cost_per_account=round(
                     policy.collections.cost_per_account * policy.collections.intensity * 100
                 ),
@@ -58,6 +59,25 @@ def assemble(run: ResolvedRun, totals: PathTotals) -> xr.Dataset:
     )
 
 
+def tail_attributes(run: ResolvedRun) -> dict[str, Any]:
+    """How the run sampled its tail (SPEC 13): nothing for a plain run."""
+    tail = run.inputs.tail
+    if tail is None:
+        return {}
+    shifts = {
+        f"tail_shift_{s.name}": shift.mu
+        for s, shift in zip(run.inputs.scenarios, run.inputs.shifts, strict=True)
+        if shift is not None
+    }
+    return {
+        "tail_sampling": tail.target,
+        "tail_level": tail.level,
+        "tail_defensive_share": tail.defensive,
+        "tail_shift_scale": tail.scale,
+        **shifts,
+    }
+
+
 def provenance(run: ResolvedRun, paths: int) -> dict[str, Any]:
     """The Dataset's attributes: the settings, the versions and the text of every input file."""
     from simulator import __version__
@@ -78,6 +98,7 @@ def provenance(run: ResolvedRun, paths: int) -> dict[str, Any]:
         "model_file": inputs.model.text,
         "treasury_file": run.treasury.text,
         "capital_minimum_ratio": run.treasury.capital.minimum_ratio,
+        **tail_attributes(run),
         **{f"scenario_file_{s.name}": s.text for s in inputs.scenarios},
         **{f"policy_file_{p.name}": p.text for p in inputs.policies},
     }

@@ -40,6 +40,7 @@ class BlockResult:
     rwa: np.ndarray  # (B, H) int64 fen: risk-weighted assets
     tier_loss: np.ndarray  # (B, G, T) int64 fen: net credit loss over the horizon by tier
     opening_allowance: np.ndarray  # () int64 fen: the allowance at the as-of date
+    weight: np.ndarray  # (B,) float64: each path's likelihood ratio (tail sampling; else 1)
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
@@ -108,6 +109,7 @@ class PathTotals:
             "rwa": ((paths, horizon), np.int64),
             "tier_loss": ((paths, segments, tiers), np.int64),
             "opening_allowance": ((), np.int64),
+            "weight": ((paths,), np.float64),
         }
         self.plan = plan
         self.runs = {
@@ -170,6 +172,7 @@ def simulate_block(
         levers=inputs.levers[policy],
         pool=inputs.pool,
         provisions=provisions,
+        shift=inputs.shifts[scenario],
     )
     G, T = len(inputs.model.segments), len(inputs.model.tiers)
     S, H, B = len(STATES), inputs.horizon, len(paths)
@@ -186,6 +189,7 @@ def simulate_block(
         rwa=risk_weighted_assets(by_tier, inputs.capital, inputs.irb),
         tier_loss=by_tier[..., TIER_NET_CREDIT_LOSS].sum(axis=1),
         opening_allowance=np.array(opening_allowance, np.int64),
+        weight=tables.weight,
     )
 
 

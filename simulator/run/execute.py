@@ -64,6 +64,7 @@ def open_store(
             horizon=inputs.horizon,
             block_paths=plan.block_paths,
             version=__version__,
+            tail=";".join("" if s is None else s.describe() for s in inputs.shifts),
         ),
         resume=resume,
     )

@@ -26,6 +26,7 @@ from simulator.inputs.portfolio import Portfolio, load_portfolio
 from simulator.inputs.scenario import MAX_HORIZON, Scenario, load_scenario
 from simulator.inputs.synthetic import synthetic_portfolio
 from simulator.inputs.treasury import Treasury, load_treasury
+from simulator.tail import Shift, TailSampling
 
 if TYPE_CHECKING:
     from simulator.provisions.capital import IrbWeights
@@ -53,6 +54,9 @@ class RunInputs:
     capital: CapitalRules  # risk weights, for the risk-weighted assets of each block
     irb: IrbWeights | None  # the IRB inputs when the treasury's capital approach is IRB
     longest_term: int  # the longest term of a loan of the book or a new loan drawn from it
+    tail: TailSampling | None = None  # tail sampling (SPEC 13), None for a plain run
+    shifts: tuple[Shift | None, ...] = ()  # per scenario: the factor shift (None: plain; set
+    # by simulator.run.pilot)
 
 
 @dataclass(frozen=True)
@@ -145,8 +149,19 @@ def resolve_inputs(
         capital=capital,
         irb=irb_weights(model, capital) if capital.approach == "irb" else None,
         longest_term=int(max(book.remaining_term.max(), new_loan_term(book).max())),
+        shifts=tuple(None for _ in scenario_list),
     )
     return ResolvedRun(inputs=inputs, portfolio=book, treasury=treasury, start=start)
+
+
+def tail_sampling(tail: TailSampling | str | None) -> TailSampling | None:
+    """``simulate``'s ``tail`` argument: a :class:`TailSampling`, a target name or None."""
+    if tail is None or isinstance(tail, TailSampling):
+        return tail
+    try:
+        return TailSampling(target=tail)
+    except ValueError as err:
+        raise InputError(None, str(err)) from None
 
 
 def _portfolio(portfolio: Portfolio | str | Path | int | None, model: Model) -> Portfolio:

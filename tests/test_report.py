@@ -88,13 +88,15 @@ def test_every_section_for_every_scenario_and_policy(page: tuple[str, dict[str, 
         assert html.count(f"<h3>{heading}") == len(SCENARIOS)
     # the summary's table per scenario; the tables behind the loss, liquidity and delinquency
     # figures, the comparison and its mechanisms; the provenance. The month-by-month ones are
-    # folded. The delinquency section opens on the published KPIs' table (one per scenario).
-    per_scenario = 1 + 1 + 1 + 2 * len(POLICIES) + 2 + 3  # books: the policies, the transfers
+    # folded. The delinquency section opens on the published KPIs' table (one per scenario);
+    # the loss section ends on the segments' contributions to the ES (what drives the tail).
+    per_scenario = 1 + 2 + 1 + 2 * len(POLICIES) + 2 + 3  # books: the policies, the transfers
     for caption in ("paired loss differences against", "what each policy costs and earns",
                     "mechanisms at work (pooled"):  # fmt: skip
         assert html.count(caption) == len(SCENARIOS), caption
     assert html.count("<td>Day-1 misses paid within grace</td>") == len(SCENARIOS)
     assert html.count("the KPIs lenders publish - 90+ DPD ratio") == len(SCENARIOS)
+    assert html.count("what drives the tail - each segment") == len(SCENARIOS)
     assert html.count("<table>") == len(SCENARIOS) * per_scenario + 1
     assert html.count('<details class="table"><summary>Month by month') == (
         len(SCENARIOS) * 2 * len(POLICIES)
@@ -208,7 +210,8 @@ def test_write_tables(results: xr.Dataset, tmp_path: Path) -> None:
     one = results.isel(scenario=[0])
     names = write_tables(one, tmp_path / "tables.xlsx")
     policies = [f"{k}-baseline-{p}" for k in ("liquidity", "delinquency") for p in POLICIES]
-    assert sorted(names) == sorted(["summary-baseline", "loss-baseline", "comparison-baseline",
+    assert sorted(names) == sorted(["summary-baseline", "loss-baseline", "contributions-baseline",
+                                    "comparison-baseline",
                                     "costs-baseline", "mechanisms-baseline",
                                     "kpis-baseline", "books-baseline", "stage-transfers-baseline",
                                     "provenance", *policies])  # fmt: skip

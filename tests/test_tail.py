@@ -142,6 +142,8 @@ def test_plain_and_weighted_estimates_agree_within_their_intervals() -> None:
             weighted["capital_breach_within_12_se"],
         ),
     }
+    for name in ("es_contribution", "tier_es_contribution"):  # risk contributions, by segment
+        pairs[name] = (_se(plain, name), _se(weighted, name))
     for name, (se_plain, se_weighted) in pairs.items():
         gap = np.abs(plain[name] - weighted[name])
         assert (gap <= 3 * np.sqrt(se_plain**2 + se_weighted**2)).all(), name

@@ -25,6 +25,7 @@ import numpy as np
 import xarray as xr
 
 from simulator.metrics.books import books_summary, has_books
+from simulator.metrics.contributions import risk_contributions
 from simulator.metrics.tails import CONFIDENCE
 from simulator.metrics.weighted import Estimator, Plain, estimator
 from simulator.variables import MONTH, PATH
@@ -117,10 +118,27 @@ def summarize(
         for name, (value, units, long_name) in books_summary(ds, levels, confidence, est).items():
             out[name] = value
             out[name].attrs.update(units=units, long_name=long_name)
+    contributions = risk_contributions(ds, levels, confidence)
+    for key in contributions.data_vars:
+        label = str(key)
+        by = " by segment and tier" if label.startswith("tier_") else " by segment"
+        out[label] = contributions[label]
+        out[label].attrs.update(
+            units="1", long_name=CONTRIBUTIONS[label.removeprefix("tier_")] + by
+        )
     out.attrs.update(paths=n, confidence=confidence)
     if not isinstance(est, Plain):
         out.attrs.update(tail_sampling=str(ds.attrs.get("tail_sampling", "weighted")))
     return out
+
+
+CONTRIBUTIONS = {
+    "var_contribution": "contribution to the VaR of the loss rate (Euler)",
+    "es_contribution": "contribution to the ES of the loss rate (Euler: the expected loss in the "
+    "tail)",
+    "es_contribution_low": "lower bound of the contribution to the ES",
+    "es_contribution_high": "upper bound of the contribution to the ES",
+}
 
 
 def _docs(confidence: float) -> dict[str, tuple[str, str]]:

@@ -1,6 +1,7 @@
 """The loss distribution of a scenario: every policy's distribution of the loss rate over paths
 on one chart (empirical CDFs, expected loss and ES marked), and the table of EL and of VaR and
-ES at every level with their confidence intervals."""
+ES at every level with their confidence intervals, and each segment's contribution to the ES
+(what drives the tail)."""
 
 from __future__ import annotations
 
@@ -73,6 +74,8 @@ def section(ctx: Context, s: str) -> Iterator[str]:
         )
     )
     yield ctx.keep(_table(ctx, s))
+    if "es_contribution" in summary:
+        yield ctx.keep(_contributions(ctx, s))
     yield "</section>"
 
 
@@ -96,5 +99,28 @@ def _table(ctx: Context, s: str) -> Table:
         ctx.ids("loss", s),
         f"{s}: loss rate by policy and level, with {confidence} confidence intervals",
         ["policy", "EL", "± s.e.", "level", "VaR", "ES"],
+        rows,
+    )
+
+
+def _contributions(ctx: Context, s: str) -> Table:
+    """What drives the tail: each segment's contribution to ES at the report's level (the
+    expected segment loss on the tail's paths: they add up to the ES) and its share of it."""
+    summary, level = ctx.summary, ctx.level
+    rows: list[list[CellLike]] = []
+    for p in ctx.policies:
+        at = {SCENARIO: s, POLICY: p, "level": level}
+        es = float(summary["es"].sel(at))
+        for g in map(str, summary["segment"].values):
+            names = ("es_contribution", "es_contribution_low", "es_contribution_high")
+            c, lo, hi = (float(summary[v].sel({**at, "segment": g})) for v in names)
+            share = c / es if es > 0 else float("nan")
+            rows.append([p, g, Interval(c, lo, hi, lambda x: pct(x, 3), "0.000%"),
+                         pct_cell(share, 1)])  # fmt: skip
+    return Table(
+        ctx.ids("contributions", s),
+        f"{s}: what drives the tail - each segment's contribution to the ES {lvl(level)} of the "
+        "loss rate (its expected loss on the tail's paths; the contributions add up to the ES)",
+        ["policy", "segment", f"contribution to ES {lvl(level)}", "share of the ES"],
         rows,
     )

@@ -2,7 +2,7 @@
 
 One module per command group, each command's options beside its code: :mod:`.run` (``run``,
 ``compare``), :mod:`.portfolio`, :mod:`.scenarios`, :mod:`.report` and :mod:`.calibrate`
-(``calibrate``, ``backtest``); what they share (options,
+(``calibrate``, ``backtest``), :mod:`.reverse`; what they share (options,
 tables, the progress bar, atomic writes) is in :mod:`.common`. This module holds the ``main``
 group, the error boundary and the warnings handler, and registers the command groups: a new
 group is a new module that lists its commands in ``COMMANDS``, named once in ``GROUPS`` below.
@@ -19,13 +19,13 @@ from typing import Any
 import click
 
 from simulator import __version__
-from simulator.cli import calibrate, comparison, portfolio, report, run, scenarios
+from simulator.cli import calibrate, comparison, portfolio, report, reverse, run, scenarios
 from simulator.cli.common import debug_option, debug_requested
 from simulator.errors import InputError
 
 log = logging.getLogger("simulator")
 
-GROUPS = (run, comparison, portfolio, scenarios, report, calibrate)
+GROUPS = (run, comparison, portfolio, scenarios, report, calibrate, reverse)
 """The command modules (one per command group); each lists its click commands in ``COMMANDS``."""
 
 

@@ -84,7 +84,10 @@ def factor_and_weight(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(eta, weight)``: the factor with the shocks moved by ``shift`` (SPEC 13; none: the
     plain draws) and each path's likelihood ratio (1 without a shift)."""
-    shocks, weight = shift_innovations(factor_shocks(seed, scenario, paths, horizon), paths, shift)
+    shocks = factor_shocks(seed, scenario, paths, horizon)
+    steer = np.asarray(scenario.innovation_mean[:horizon], dtype=np.float64)
+    shocks[:, : len(steer)] += steer  # a scenario's own mean path (``stress-sim reverse``)
+    shocks, weight = shift_innovations(shocks, paths, shift)
     eta = np.empty_like(shocks)
     eta[:, 0] = shocks[:, 0]  # start in the stationary distribution
     innovation = np.sqrt(1.0 - scenario.phi**2)

@@ -46,6 +46,9 @@ class Scenario:
     """Per macro variable, (month, value) points in increasing month order."""
     weight: float | None = None
     """Probability of the scenario, for probability-weighted figures (IFRS 9 5.5.17(a))."""
+    innovation_mean: tuple[float, ...] = ()
+    """The mean of the factor's innovations in months 1, 2, ... (0 beyond): a factor path the
+    scenario steers towards (``stress-sim reverse`` writes one); empty: N(0, 1) innovations."""
 
     @property
     def variables(self) -> tuple[str, ...]:
@@ -75,7 +78,7 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
     doc = root(data, path).table(
         ["description", "horizon", "start", "factor", "macro", "history", "weight"]
     )
-    factor = doc["factor"].table(["phi", "sigma"])
+    factor = doc["factor"].table(["phi", "sigma", "innovation_mean"])
     if ("macro" in doc) == ("history" in doc):
         raise doc.fail("expected exactly one of [macro] (anchor points) or [history] (a CSV file)")
     if "macro" in doc:
@@ -105,6 +108,11 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
         sigma=factor["sigma"].number(0.0, 10.0),
         anchors=anchors,
         weight=doc["weight"].probability() if "weight" in doc else None,
+        innovation_mean=tuple(
+            item.number(-10.0, 10.0) for item in factor["innovation_mean"].array()
+        )
+        if "innovation_mean" in factor
+        else (),
     )
 
 

@@ -25,6 +25,7 @@ import pyarrow as pa
 from scipy import special
 
 from simulator.inputs.model import Model
+from simulator.inputs.panel import month_strings
 from simulator.states import CHARGED_OFF, CURRENT, M6, PAID_OFF, STATES
 
 WORST_FIRST = np.arange(CHARGED_OFF, -1, -1)
@@ -98,7 +99,7 @@ def simulate_panel(model: Model, spec: PanelSpec) -> SimulatedPanel:
             rows.append(book.snapshot(t, only_new=True))
     columns: dict[str, object] = {k: np.concatenate([r[k] for r in rows]) for k in rows[0]}
     months = np.asarray(columns.pop("month_index")) + spec.start
-    columns["month"] = _month_strings(months)
+    columns["month"] = month_strings(months)
     columns["dpd"] = pa.DictionaryArray.from_arrays(
         np.asarray(columns.pop("state_code"), dtype=np.int8), pa.array(STATES)
     )
@@ -120,13 +121,6 @@ def simulate_panel(model: Model, spec: PanelSpec) -> SimulatedPanel:
     ]
     table = pa.table({k: columns[k] for k in order})
     return SimulatedPanel(table=table, z=z, eta=eta)
-
-
-def _month_strings(months: np.ndarray) -> pa.DictionaryArray:
-    """``YYYY-MM`` text, dictionary-encoded (a few distinct values over millions of rows)."""
-    distinct = np.unique(months)
-    text = pa.array([f"{m // 12:04d}-{m % 12 + 1:02d}" for m in distinct])
-    return pa.DictionaryArray.from_arrays(np.searchsorted(distinct, months).astype(np.int32), text)
 
 
 class _Book:

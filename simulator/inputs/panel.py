@@ -56,6 +56,14 @@ def month_text(month: int) -> str:
     return f"{month // 12:04d}-{month % 12 + 1:02d}"
 
 
+def month_strings(months: np.ndarray) -> pa.DictionaryArray:
+    """``YYYY-MM`` text of month indices, dictionary-encoded (a few distinct values over
+    millions of rows): the ``month`` column of a panel written by the project."""
+    distinct = np.unique(months)
+    text = pa.array([month_text(int(m)) for m in distinct])
+    return pa.DictionaryArray.from_arrays(np.searchsorted(distinct, months).astype(np.int32), text)
+
+
 def parse_month(text: str) -> int | None:
     """The month index of ``YYYY-MM`` (None if it is not one)."""
     m = _MONTH.match(text)

@@ -28,7 +28,7 @@ import numpy as np
 import xarray as xr
 from scipy import stats
 
-from simulator.metrics.tails import CONFIDENCE, tail_estimates
+from simulator.metrics.tails import CONFIDENCE, tail_estimates, tail_rank
 from simulator.metrics.weighted import (
     is_weighted,
     sectioned,
@@ -41,15 +41,11 @@ from simulator.variables import LEVEL, MONTH, PATH, SEGMENT, TIER
 MEASURES = ("var_contribution", "es_contribution", "es_contribution_low", "es_contribution_high")
 
 
-def _rank(n: int, level: float) -> int:
-    return min(max(int(np.ceil(level * n)), 1), n)
-
-
 def _plain(loss: np.ndarray, parts: np.ndarray, level: float, confidence: float) -> np.ndarray:
     """(parts, 4) contributions of one plain sample: loss (n,), parts (n, g)."""
     var, var_low, var_high = tail_estimates(loss, level, confidence)[:3]
     order = np.argsort(loss, kind="stable")
-    tail = order[_rank(len(loss), level) - 1 :]
+    tail = order[tail_rank(len(loss), level) - 1 :]
     es = parts[tail].mean(axis=0)
     m = len(tail)
     spread = parts[tail].std(axis=0, ddof=1) if m > 1 else np.full(parts.shape[1], np.nan)

@@ -40,11 +40,16 @@ from simulator.variables import LEVEL, PATH, POLICY
 CONFIDENCE = 0.95
 
 
+def tail_rank(n: int, level: float) -> int:
+    """The 1-based rank ``k = ceil(a n)`` of the a-quantile among n ordered losses (1..n)."""
+    return min(max(int(np.ceil(level * n)), 1), n)
+
+
 def tail_estimates(losses: np.ndarray, level: float, confidence: float = CONFIDENCE) -> np.ndarray:
     """[VaR, VaR low, VaR high, ES, ES low, ES high] of a 1-D sample at ``level``."""
     ordered = np.sort(losses)
     n = len(ordered)
-    k = min(max(int(np.ceil(level * n)), 1), n)  # 1-based rank of the a-quantile
+    k = tail_rank(n, level)
     var = ordered[k - 1]
     tail = ordered[k - 1 :]
     es = tail.mean()
@@ -85,18 +90,16 @@ def paired_es(
     """ES(policy) - ES(baseline), its paired asymptotic interval (module docstring) and the
     paired bootstrap's share of resamples below 0."""
 
-    def rank(n: int) -> int:
-        return min(max(int(np.ceil(level * n)), 1), n)
-
     def es(sample: np.ndarray) -> np.ndarray:  # ES along the last axis
         ordered = np.sort(sample, axis=-1)
-        return ordered[..., rank(ordered.shape[-1]) - 1 :].mean(axis=-1)
+        return ordered[..., tail_rank(ordered.shape[-1], level) - 1 :].mean(axis=-1)
 
     def half_width(policy: np.ndarray, reference: np.ndarray) -> float:
         n = len(policy)
-        var_p, var_b = np.sort(policy)[rank(n) - 1], np.sort(reference)[rank(n) - 1]
+        k = tail_rank(n, level)
+        var_p, var_b = np.sort(policy)[k - 1], np.sort(reference)[k - 1]
         influence = (np.maximum(policy - var_p, 0) - np.maximum(reference - var_b, 0)) / (1 - level)
-        tail = n - rank(n) + 1
+        tail = n - k + 1
         t = stats.t.ppf(1 - (1 - confidence) / 2, max(tail - 2, 1))
         return float(t * influence.std(ddof=1) / np.sqrt(n)) if n > 1 else 0.0
 

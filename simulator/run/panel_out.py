@@ -40,7 +40,7 @@ from simulator.engine.trace import (
     new_trace,
     unpack_state,
 )
-from simulator.inputs.panel import month_text
+from simulator.inputs.panel import month_strings
 from simulator.inputs.portfolio import Portfolio
 from simulator.run.blocks import chunk_count, numba_threads, simulate_block
 from simulator.run.inputs import ResolvedRun, RunInputs
@@ -92,7 +92,7 @@ def path_table(run: ResolvedRun, path: int, trace: np.ndarray, loans: LoanColumn
     columns = {
         "path": np.full(len(loan), path, np.int64),
         "loan_id": pa.DictionaryArray.from_arrays(loan.astype(np.int32), loans.ids),
-        "month": _months(np.concatenate([np.full(len(opening), first - 1), first + month_t])),
+        "month": month_strings(np.concatenate([np.full(len(opening), first - 1), first + month_t])),
         "segment": _names(book.segment[loan], run.portfolio.segment_names),
         "score": loans.score[loan],
         "dpd": _names(np.concatenate([book.state[opening], state]), STATES),
@@ -126,13 +126,6 @@ def _cny(fen: np.ndarray) -> np.ndarray:
 
 def _names(codes: np.ndarray, names: tuple[str, ...]) -> pa.DictionaryArray:
     return pa.DictionaryArray.from_arrays(codes.astype(np.int8), pa.array(list(names)))
-
-
-def _months(index: np.ndarray) -> pa.DictionaryArray:
-    """``YYYY-MM`` text, dictionary-encoded (a few distinct values over millions of rows)."""
-    distinct = np.unique(index)
-    text = pa.array([month_text(int(m)) for m in distinct])
-    return pa.DictionaryArray.from_arrays(np.searchsorted(distinct, index).astype(np.int32), text)
 
 
 def write_panel(run: ResolvedRun, out: str | Path, paths: int) -> Path:

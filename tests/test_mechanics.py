@@ -7,6 +7,11 @@ a lever whose behavioural channel is switched off changes only what it records.
   the grace days changes - each grace cure is one fewer report, one fewer contact, and no
   penalty interest for those days.
 * A zero-month payment holiday is ``standard`` bit for bit.
+* A re-instalment whose loans keep the behaviour of the bucket they came from (``behaviour =
+  "bucket"``: same state, instalment, term and matrix, no memory) leaves every month-end state as
+  ``standard`` has it and saves nothing: the loss it adds is its arithmetic - capitalised
+  interest charged off as principal, waived penalty interest no longer recovered - and the
+  probation's lifetime ECL.
 * With the shipped moral hazard, grace does not lower lifetime loss (its only channel raises
   misses), so it cannot buy a lower loss with the penalty interest it forgoes.
 """
@@ -78,6 +83,40 @@ def test_a_zero_month_holiday_is_the_standard_policy_bit_for_bit(book, engine, t
         ds.sel(policy="holiday-3", drop=True), ds.sel(policy="standard", drop=True)
     )
     assert float(ds.chargeoff_principal.sum()) > 0
+
+
+STATES = ("accounts", "active_accounts", "delinquent_accounts", "collection_cost")
+"""What a re-instalment that keeps the bucket's behaviour leaves alone: the month-end states
+(its stages move: a restructured loan is on probation)."""
+
+
+def over_path(da: xr.DataArray) -> np.ndarray:
+    """Per path (scenario, path): summed over months and any other dimension."""
+    return da.sum([d for d in da.dims if d not in ("scenario", "path")]).values
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_reinstalment_on_the_buckets_behaviour_saves_nothing(book, engine, tmp_path) -> None:
+    bucket = load_policy(
+        derived(tmp_path, "policy", "reinstalment-12", 'behaviour = "restructured"',
+                'behaviour = "bucket"')
+    )  # fmt: skip
+    ds = simulate(book, ["severe"], ["standard", bucket], paths=6, horizon=24, seed=14,
+                  engine=engine)  # fmt: skip
+    standard = ds.sel(policy="standard", drop=True)
+    kept = ds.sel(policy="reinstalment-12", drop=True)
+    for name in STATES:
+        np.testing.assert_array_equal(kept[name].values, standard[name].values, err_msg=name)
+    assert (over_path(kept.restructured) > 50).all()
+    capitalised, waived = over_path(kept.capitalised_interest), over_path(kept.waived_interest)
+    assert (waived > 0).all()
+    charged_off = over_path(kept.chargeoff_principal) - over_path(standard.chargeoff_principal)
+    assert (charged_off >= 0).all() and (charged_off <= capitalised).all(), charged_off
+    net = over_path(kept.net_credit_loss) - over_path(standard.net_credit_loss)
+    assert (net >= charged_off).all() and (net <= capitalised + waived).all(), (net, capitalised)
+    # on probation, restructured loans are stage 2 (lifetime ECL): the closing allowance rises
+    lifetime = (kept.lifetime_loss_rate - standard.lifetime_loss_rate).values
+    assert (lifetime > 0).all(), lifetime
 
 
 def test_grace_with_the_shipped_moral_hazard_does_not_lower_lifetime_loss(book) -> None:

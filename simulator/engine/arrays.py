@@ -55,6 +55,7 @@ class Levers(NamedTuple):
     reinstal_term: int
     reinstal_rate_multiplier: float
     reinstal_waive: bool  # accrued penalty interest forgiven on restructuring
+    reinstal_keeps_bucket: bool  # behaviour "bucket": only the restructuring's accounting
     reinstal_factor: np.ndarray  # (N,) annuity payment per unit of principal, new rate and term
     affordability: np.ndarray  # (AFFORDABILITY_SIZE,) miss-probability factor by ratio
     holiday_eligible: np.ndarray  # (7,) int8 by state

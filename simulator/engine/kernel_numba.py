@@ -538,9 +538,11 @@ def _run_block(
                             flows[t, segment, HOLIDAYS_STARTED] += 1
                             # its memory counts from the end of the holiday (``since`` 0 then)
                             relief, relief_from, since = RELIEF_HOLIDAY, came_from, -holiday_left
-                        if (
-                            reinstal
-                        ):  # arrears and interest capitalised, a new annuity, back to current
+                        # re-instalment: arrears and interest capitalised, then a new annuity
+                        # and back to current - or, with behaviour "bucket", nothing more: the
+                        # loan keeps its state, schedule and matrix and gains no memory (a
+                        # loan that already remembers an earlier relief keeps that and its clock)
+                        if reinstal:
                             if levers.reinstal_waive:
                                 accrued -= penalty
                                 flows[t, segment, WAIVED_INTEREST] += penalty
@@ -548,6 +550,12 @@ def _run_block(
                             principal += accrued
                             flows[t, segment, CAPITALISED_INTEREST] += accrued
                             accrued = np.int64(0)
+                            restructurings += 1
+                            flows[t, segment, RESTRUCTURED] += 1
+                        if reinstal and levers.reinstal_keeps_bucket:
+                            if relief_from < 0:
+                                relief, since = RELIEF_REINSTALMENT, 0
+                        elif reinstal:
                             new_instalment = np.int64(
                                 np.rint(principal * levers.reinstal_factor[loan])
                             )
@@ -560,9 +568,7 @@ def _run_block(
                             term = levers.reinstal_term
                             state = CURRENT
                             matrix = 1
-                            restructurings += 1
                             relief, relief_from, since = RELIEF_REINSTALMENT, came_from, 0
-                            flows[t, segment, RESTRUCTURED] += 1
 
                     flows[t, segment, ACTIVE_ACCOUNTS] += 1
                     # --- 1. payment holiday: nothing due, interest capitalised, the clock froze ---

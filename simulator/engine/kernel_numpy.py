@@ -617,8 +617,11 @@ def run_block(
                 # (instalment = round(principal * annuity factor)), back to current on the
                 # restructured matrix. The miss probability then scales with the affordability
                 # ratio new instalment / old instalment (a table lookup).
+                # With behaviour "bucket" only the accounting (waiver, capitalisation, the
+                # count) applies: the loan keeps its state, schedule and matrix and gains no
+                # memory (a loan that already remembers an earlier relief keeps that and its
+                # clock).
                 if reinstal.any():
-                    relief[reinstal], relief_from[reinstal] = RELIEF_REINSTALMENT, state[reinstal]
                     if levers.reinstal_waive:
                         month.add(WAIVED_INTEREST, reinstal, penalty)
                         accrued[reinstal] -= penalty[reinstal]
@@ -626,6 +629,13 @@ def run_block(
                     principal[reinstal] += accrued[reinstal]
                     month.add(CAPITALISED_INTEREST, reinstal, accrued)
                     accrued[reinstal] = 0
+                    restructurings[reinstal] += 1
+                    month.add(RESTRUCTURED, reinstal)
+                if reinstal.any() and levers.reinstal_keeps_bucket:
+                    fresh = reinstal & (relief_from < 0)
+                    relief[fresh], since[fresh] = RELIEF_REINSTALMENT, 0
+                elif reinstal.any():
+                    relief[reinstal], relief_from[reinstal] = RELIEF_REINSTALMENT, state[reinstal]
                     new_instalment = fen(principal[reinstal] * levers.reinstal_factor[reinstal])
                     old_instalment = instalment[reinstal]
                     ratio = np.where(
@@ -640,9 +650,7 @@ def run_block(
                     term[reinstal] = levers.reinstal_term
                     state[reinstal] = CURRENT
                     matrix[reinstal] = 1
-                    restructurings[reinstal] += 1
                     since[reinstal] = 0
-                    month.add(RESTRUCTURED, reinstal)
 
             month.add(ACTIVE_ACCOUNTS, active)
 

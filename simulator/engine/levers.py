@@ -77,6 +77,7 @@ def policy_levers(model: Model, policy: Policy, book: Book | None) -> Levers:
         reinstal_term=re.term if re else 1,
         reinstal_rate_multiplier=re.rate_multiplier if re else 1.0,
         reinstal_waive=re.waive_penalty if re else False,
+        reinstal_keeps_bucket=bool(re and re.behaviour == "bucket"),
         reinstal_factor=annuity_factor(
             monthly_rate * (re.rate_multiplier if re else 1.0), re.term if re else 1
         ),

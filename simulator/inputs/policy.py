@@ -18,6 +18,8 @@ from simulator.inputs.model import Model
 from simulator.states import BUCKETS
 
 OFFERS = ("holiday", "reinstalment")
+BEHAVIOURS = ("restructured", "bucket")
+"""What a re-instalmented loan behaves as (see :class:`Reinstalment`)."""
 CHANNELS = ("direct", "mediation")
 
 
@@ -50,6 +52,11 @@ class Reinstalment:
     rate_multiplier: float
     max_per_loan: int
     waive_penalty: bool
+    behaviour: str = "restructured"
+    """``restructured``: back to current on the restructured matrix, with the memory of the bucket
+    and the affordability of the new instalment. ``bucket``: the mechanism off (SPEC 11's
+    neutrality) - state, schedule, rate and matrix kept, no memory; only the accounting of a
+    restructuring applies (penalty waived, interest capitalised, restructured and on probation)."""
 
 
 @dataclass(frozen=True)
@@ -170,9 +177,11 @@ def _reinstalment(node: Node) -> Reinstalment:
             "rate_multiplier",
             "max_per_loan",
             "waive_penalty",
+            "behaviour",
         ]
     )
     sensitivity = node.get("approval_macro_sensitivity")
+    behaviour = node.get("behaviour")
     return Reinstalment(
         eligible=node["eligible"].strings(BUCKETS),
         application={k: v.probability() for k, v in node["application"].table().items()},
@@ -182,6 +191,7 @@ def _reinstalment(node: Node) -> Reinstalment:
         rate_multiplier=node["rate_multiplier"].number(0.0, 2.0),
         max_per_loan=node["max_per_loan"].integer(1, 10),
         waive_penalty=node["waive_penalty"].boolean(),
+        behaviour="restructured" if behaviour is None else behaviour.string(BEHAVIOURS),
     )
 
 

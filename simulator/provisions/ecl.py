@@ -39,7 +39,8 @@ delinquent loans amortise as an annuity (penalty interest paid first is ignored)
 does not count holidays and restructurings already taken against their caps (a cap of one
 re-instalment is exact, since restructured loans are on the restructured matrix); a
 re-instalmented loan's affordability factor is taken as 1 (conservative for instalments that
-fall); a loan on a holiday is valued as if the holiday were over; remaining terms above
+fall); a re-instalment with behaviour ``bucket`` is valued as none (its capitalisation
+ignored); a loan on a holiday is valued as if the holiday were over; remaining terms above
 ``MAX_TERM`` are valued as ``MAX_TERM``.
 """
 
@@ -305,14 +306,17 @@ class _Chain:
         out = stay.copy()
         approve = _approval(policy, self.model, z)  # (G, K, E)
         term = min(re.term, self.N - 1) if re else 0
-        restructured_current = stay[:, :, :, 1, 0, term] if re else None  # (2, G, K, L, E)
+        # a re-instalment moves the loan to current on the restructured matrix; with behaviour
+        # "bucket" it changes nothing the chain values (its capitalisation is ignored)
+        moves = re is not None and not lv.reinstal_keeps_bucket
+        restructured_current = stay[:, :, :, 1, 0, term] if moves else None  # (2, G, K, L, E)
         may_restructure = np.array([lv.reinstal_cap >= 1, lv.reinstal_cap >= 2])
         take = policy.holiday.take_up if policy.holiday else 0.0
         for s in range(1, rows):
             value = stay[:, :, :, :, s]  # (2, G, K, 2, N, L, E)
             if holiday is not None and lv.holiday_eligible[s] and lv.holiday_cap > 0:
                 value = take * holiday[:, :, :, :, s] + (1 - take) * value
-            if re is not None and lv.reinstal_eligible[s]:
+            if re is not None and restructured_current is not None and lv.reinstal_eligible[s]:
                 apply = np.array([re.application.get(n, 0.0) for n in self.model.segment_names])
                 chance = (apply[:, None, None] * approve)[None, :, :, None, None, None, :]
                 chance = chance * may_restructure[None, None, None, :, None, None, None]
